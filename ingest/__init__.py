@@ -1,0 +1,1 @@
+"""Articles -> cleaned text -> chunks -> embeddings -> index on disk."""

@@ -1,0 +1,169 @@
+"""The ingest pipeline: corpus folder -> cleaned, chunked, embedded index directory."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ingest.chunk import TARGET_TOKENS, Piece, chunk_blocks, embed_text
+from ingest.clean import Block, clean, clean_html, html_title
+from ingest.load import Skipped, SourceFile, load_corpus
+from retrieval.embedder import MODEL_PACKAGE, Embedder
+from retrieval.errors import CorpusError
+from retrieval.index import SentenceRecord, write_index
+from retrieval.records import Chunk, Document
+from retrieval.text import sentence_spans
+from retrieval.tokens import DEFAULT_ENCODING
+
+EMBED_BATCH = 64
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run did, for the one-screen report."""
+
+    files: int = 0
+    chunks: int = 0
+    sentences: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"indexed {self.files} file(s): {self.chunks} chunks, {self.sentences} sentences "
+            f"in {self.seconds:.1f}s"
+        ]
+        if self.dropped:
+            parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items()))
+            out.append(f"boilerplate blocks removed: {parts}")
+        out += [f"skipped {s.source}: {s.reason}" for s in self.skipped]
+        return out
+
+
+@dataclass
+class _Parsed:
+    document: Document
+    text: str
+    pieces: list[Piece]
+
+
+def _title(file: SourceFile, blocks: list[Block]) -> str:
+    if file.meta.get("title"):
+        return str(file.meta["title"])
+    for block in blocks:
+        if block.kind == "title":
+            return block.text(file.text)
+    if file.fmt == "html" and (title := html_title(file.text)):
+        return title
+    return file.path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def parse_file(
+    file: SourceFile, doc_id: int, embedder: Embedder
+) -> tuple[_Parsed | None, list[Block]]:
+    """Clean and chunk one file; None when nothing quotable is left."""
+    blocks = clean_html(file.text) if file.fmt == "html" else clean(file.text)
+    title = _title(file, blocks)
+    pieces = chunk_blocks(
+        blocks, file.text, title, window_tokens=embedder.count_tokens, window=embedder.window
+    )
+    if not pieces:
+        return None, blocks
+    meta = file.meta
+    document = Document(
+        doc_id=doc_id,
+        source=file.source,
+        title=title,
+        sha256=file.sha256,
+        author=meta.get("author"),
+        publisher=meta.get("publisher"),
+        date=meta.get("date"),
+    )
+    return _Parsed(document, file.text, pieces), blocks
+
+
+def build_index(
+    corpus: Path, index_dir: Path, embedder: Embedder, root: Path, progress: bool = True
+) -> IngestSummary:
+    """Ingest every usable file of `corpus` into a fresh index at `index_dir`."""
+    began = time.perf_counter()
+    files, skipped = load_corpus(corpus, root)
+    summary = IngestSummary(skipped=list(skipped))
+    parsed: list[_Parsed] = []
+    for file in files:
+        result, blocks = parse_file(file, len(parsed), embedder)
+        summary.dropped.update(b.reason for b in blocks if not b.keep and b.reason)
+        if result is None:
+            summary.skipped.append(Skipped(file.source, "no article text left after cleaning"))
+        else:
+            parsed.append(result)
+    if not parsed:
+        raise CorpusError(f"no usable articles in {corpus} (.txt, .md or .html); index unchanged.")
+
+    documents, chunks, sentences, chunk_inputs = _records(parsed)
+    vectors = _embed_with_progress(embedder, chunk_inputs + [s.text for s in sentences], progress)
+    chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+    meta = {
+        "model": {
+            "id": embedder.model_id,
+            "dimension": embedder.dimension,
+            "package": MODEL_PACKAGE,
+        },
+        "chunker": {
+            "target_tokens": TARGET_TOKENS,
+            "window_tokens": embedder.window,
+            "tokenizer": DEFAULT_ENCODING,
+        },
+        "sources": {d.source: d.sha256 for d in documents},
+        "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+    }
+    texts = [item.text for item in parsed]
+    write_index(
+        index_dir, meta, documents, chunks, sentences, chunk_vectors, sentence_vectors, texts
+    )
+    summary.files, summary.chunks, summary.sentences = len(documents), len(chunks), len(sentences)
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    """Embed in batches under one progress bar (on stderr)."""
+    batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+        parts = []
+        for batch in batches:
+            parts.append(embedder.encode(batch))
+            bar.update(len(batch))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+
+
+def _records(
+    parsed: list[_Parsed],
+) -> tuple[list[Document], list[Chunk], list[SentenceRecord], list[str]]:
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    sentences: list[SentenceRecord] = []
+    inputs: list[str] = []
+    for item in parsed:
+        documents.append(item.document)
+        for piece in item.pieces:
+            chunk = Chunk(
+                chunk_id=len(chunks),
+                doc_id=item.document.doc_id,
+                heading=piece.heading,
+                start=piece.start,
+                end=piece.end,
+                text=piece.text(item.text),
+            )
+            chunks.append(chunk)
+            inputs.append(embed_text(item.document.title, piece.heading, chunk.text))
+            for span in piece.spans:
+                for s, e in sentence_spans(item.text, *span):
+                    sentences.append(SentenceRecord(chunk.chunk_id, s, e, item.text[s:e]))
+    return documents, chunks, sentences, inputs

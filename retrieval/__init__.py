@@ -1,0 +1,1 @@
+"""Hinge Coach core library: index format, embedder, search, answers."""

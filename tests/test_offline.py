@@ -1,0 +1,59 @@
+"""Nothing touches the network: ingest and ask run with every socket refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import CORPUS, ROOT
+
+GUARD = textwrap.dedent(
+    """
+    import socket, sys
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted: " + repr(args[:2]))
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+    sys.path.insert(0, {root!r})
+    import app
+    codes = [
+        app.run(["ingest", "--corpus", {corpus!r}, "--index", {index!r}]),
+        app.run(["ask", "why do I feel this in my quads?", "--json", "--index", {index!r}]),
+    ]
+    sys.exit(max(codes))
+    """
+)
+
+
+def test_ingest_and_ask_work_with_sockets_blocked(tmp_path):
+    index = tmp_path / "index"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),  # no model or tokenizer caches to lean on
+        "TIKTOKEN_CACHE_DIR": str(tmp_path / "tiktoken"),
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    script = GUARD.format(root=str(ROOT), corpus=str(CORPUS), index=str(index))
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "network access attempted" not in result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not answer["abstained"] and answer["citations"]
+
+
+def test_the_guard_itself_catches_network_use(tmp_path):
+    script = GUARD.split("import app")[0] + (
+        "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:9', timeout=1)\n"
+    )
+    script = script.format(root=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "network access attempted" in result.stderr
