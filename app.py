@@ -126,8 +126,9 @@ def quote_in_context(citation: Citation, context: int = 240) -> str:
     lead = "…" if at > context else ""
     tail = "…" if at + len(citation.quote) + context < len(passage) else ""
 
-    def flat(text: str) -> str:  # one line, so the excerpt stays inside its blockquote
-        return html.escape(re.sub(r"\s+", " ", text))
+    def flat(text: str) -> str:
+        # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
+        return re.sub(r"[ \t]*\n\s*", "<br>", html.escape(text))
 
     return f"{lead}{flat(before)}<mark>{flat(citation.quote)}</mark>{flat(after)}{tail}"
 
