@@ -179,13 +179,8 @@ def mark_boilerplate(blocks: list[Block], source: str) -> None:
     for block in blocks:
         text = block.text(source)
         lines = {line.strip(" .:!»«").lower() for line in text.splitlines()}
-        if (
-            in_reviews
-            and block.kind != "heading"
-            or in_reviews
-            and not _MD_HEADING_SOURCE(source, block)
-        ):
-            _drop(block, "reviews")
+        if in_reviews and not _is_markdown_heading(source, block):
+            _drop(block, "reviews")  # a review run lasts until a real (#) heading
             continue
         in_reviews = False
         if block.kind in ("heading", "title") and _REVIEW_HEADING.search(text):
@@ -215,7 +210,7 @@ def mark_boilerplate(blocks: list[Block], source: str) -> None:
             in_nav = in_signoff = False
 
 
-def _MD_HEADING_SOURCE(source: str, block: Block) -> bool:  # noqa: N802
+def _is_markdown_heading(source: str, block: Block) -> bool:
     """True when the block was written as a Markdown heading (# ...), which ends a review run."""
     line_start = source.rfind("\n", 0, block.start) + 1
     return bool(_MD_HEADING.match(source[line_start : block.start + 1]))
