@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -45,6 +45,13 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     examples: list[str] = field(default_factory=lambda: list(EXAMPLES))
+    # An OpenAI-compatible chat endpoint writes the answers when set; off by default.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 20.0
+    llm_context: int = 4096
+    llm_unsupported: str = "flag"  # or "drop"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -59,7 +66,68 @@ class Settings:
             threads=int(env.get("HINGECOACH_THREADS", base.threads)),
             host=env.get("HINGECOACH_HOST", base.host),
             port=int(env.get("HINGECOACH_PORT", base.port)),
+            **llm_env(env),
         )
+
+
+LLM_OPTIONS = {  # setting -> (variable, type)
+    "llm_base_url": ("HINGECOACH_LLM_BASE_URL", str),
+    "llm_model": ("HINGECOACH_LLM_MODEL", str),
+    "llm_api_key": ("HINGECOACH_LLM_API_KEY", str),
+    "llm_timeout": ("HINGECOACH_LLM_TIMEOUT", float),
+    "llm_context": ("HINGECOACH_LLM_CONTEXT", int),
+    "llm_unsupported": ("HINGECOACH_LLM_UNSUPPORTED", str),
+}
+
+
+def llm_env(env: dict[str, str]) -> dict[str, Any]:
+    """The language-model settings given by HINGECOACH_LLM_* variables (empty ones ignored)."""
+    out: dict[str, Any] = {}
+    for name, (variable, kind) in LLM_OPTIONS.items():
+        if env.get(variable, "").strip():
+            try:
+                out[name] = kind(env[variable].strip())
+            except ValueError as exc:
+                raise HingeCoachError(f"{variable} must be a number.") from exc
+    return out
+
+
+def check_llm_settings(settings: Settings) -> None:
+    """One-line errors for a language-model configuration that cannot work."""
+    if settings.llm_model and not settings.llm_base_url:
+        raise HingeCoachError("HINGECOACH_LLM_MODEL is set but HINGECOACH_LLM_BASE_URL is not.")
+    if not settings.llm_base_url:
+        return
+    if not settings.llm_base_url.startswith(("http://", "https://")):
+        raise HingeCoachError("HINGECOACH_LLM_BASE_URL must start with http:// or https://.")
+    if not settings.llm_model:
+        raise HingeCoachError("HINGECOACH_LLM_BASE_URL is set: set HINGECOACH_LLM_MODEL too.")
+    if settings.llm_unsupported not in ("flag", "drop"):
+        raise HingeCoachError("HINGECOACH_LLM_UNSUPPORTED must be flag or drop.")
+    if settings.llm_timeout <= 0 or settings.llm_context < 1024:
+        raise HingeCoachError(
+            "the LLM timeout must be positive and its context 1024 tokens or more."
+        )
+
+
+def llm_options(settings: Settings) -> dict[str, Any]:
+    """Assistant keyword arguments for the configured language model (none when off)."""
+    if not settings.llm_base_url or not settings.llm_model:
+        return {}
+    from retrieval.llm import ChatModel, LLMConfig
+    from retrieval.written import WrittenSettings
+
+    config = LLMConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        context_tokens=settings.llm_context,
+        timeout=settings.llm_timeout,
+    )
+    return {
+        "llm": ChatModel(config),
+        "written": WrittenSettings(unsupported=settings.llm_unsupported),
+    }
 
 
 # ---------------------------------------------------------------- library calls
@@ -92,7 +160,7 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
             raise
     embedder = load_embedder(settings)
     try:
-        return Assistant(settings.index, embedder)
+        return Assistant(settings.index, embedder, **llm_options(settings))
     except IndexMissingError:
         if not build_if_missing:
             raise
@@ -101,7 +169,7 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
         )
         for line in run_ingest(settings, embedder):
             print(line, file=sys.stderr)
-        return Assistant(settings.index, embedder)
+        return Assistant(settings.index, embedder, **llm_options(settings))
 
 
 # ---------------------------------------------------------------- formatting
@@ -109,7 +177,13 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
 
 def format_text(result: Answer) -> str:
     """An answer for the terminal: the reply, then numbered sources."""
-    lines = [result.answer]
+    lines = [result.fallback] if result.fallback else []
+    lines.append(result.answer)
+    lines += [
+        f"(unsupported, left out: {s.text} — {s.reason})"
+        for s in result.sentences
+        if not s.supported
+    ]
     for c in result.citations:
         lines.append(f"[{c.n}] {c.title} — {c.source}:{c.start}-{c.end}")
     return "\n".join(lines)
@@ -135,7 +209,7 @@ def quote_in_context(citation: Citation, context: int = 240) -> str:
 
 def format_markdown(result: Answer) -> str:
     """An answer for the chat: the reply, then each source with its quote in context."""
-    parts = [html.escape(result.answer, quote=False)]
+    parts = [answer_html(result)]
     if result.citations:
         parts.append("**Sources**")
         for c in result.citations:
@@ -146,6 +220,40 @@ def format_markdown(result: Answer) -> str:
                 f"> {quote_in_context(c)}"
             )
     return "\n\n".join(parts)
+
+
+def answer_html(result: Answer) -> str:
+    """The reply itself: a model-written one sentence by sentence, unsupported ones flagged."""
+    if result.mode != "llm":
+        body = html.escape(result.answer, quote=False)
+        return f"<em>{html.escape(result.fallback)}</em>\n\n{body}" if result.fallback else body
+    out = []
+    for s in result.sentences:
+        text = html.escape(s.text, quote=False)
+        if s.supported:
+            out.append(text + "".join(f" [{n}]" for n in s.citations))
+        else:
+            why = html.escape(s.reason or "the cited passage does not say this")
+            out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
+    body = " ".join(out)
+    return f"{body}\n\n{html.escape(result.notice, quote=False)}" if result.notice else body
+
+
+def stream_answer(
+    assistant: Assistant, message: str, history: list[Any], settings: Settings
+) -> Generator[str, None, Answer]:
+    """Yield the checked drafts of a model-written answer; return the final answer."""
+    from retrieval.written import Draft
+
+    final: Answer | None = None
+    for item in assistant.ask_stream(message, user_turns(history), k=settings.k):
+        if isinstance(item, Draft):
+            written = answer_html(item.answer)
+            yield f"{written} …" if written else "<em>Writing an answer from the articles…</em>"
+        else:
+            final = item
+    assert final is not None
+    return final
 
 
 def user_turns(history: Sequence[Any]) -> list[str]:
@@ -172,9 +280,12 @@ def make_responder(
 
     def respond(message: str, history: list[Any]) -> Iterator[str]:
         try:
-            result = assistant.ask(message, user_turns(history), k=settings.k)
+            result = yield from stream_answer(assistant, message, history, settings)
         except HingeCoachError as exc:
             yield f"Sorry, {html.escape(str(exc), quote=False)}"
+            return
+        if result.mode == "llm":
+            yield format_markdown(result)
             return
         words = html.escape(result.answer, quote=False).split(" ")
         step = max(1, len(words) // 8)
@@ -245,22 +356,48 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON (one object per line)")
     ask.add_argument("--k", type=int, help="citations at most (default 3)")
     ask.add_argument("--index", type=Path, help=index_help)
+    add_llm_flags(ask)
 
     srv = sub.add_parser("serve", help="serve the chat in a browser")
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port (default 7860)")
     srv.add_argument("--index", type=Path, help=index_help)
+    add_llm_flags(srv)
     return parser
+
+
+def add_llm_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags for the optional language model (each matches a HINGECOACH_LLM_* variable)."""
+    group = parser.add_argument_group(
+        "language model (optional; answers stay extractive when unset)"
+    )
+    group.add_argument(
+        "--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1"
+    )
+    group.add_argument("--llm-model", help="model name the endpoint serves")
+    group.add_argument(
+        "--llm-api-key", help="API key (prefer HINGECOACH_LLM_API_KEY: flags show in ps)"
+    )
+    group.add_argument(
+        "--llm-timeout", type=float, help="seconds of silence before falling back (20)"
+    )
+    group.add_argument(
+        "--llm-context", type=int, help="the model's context window in tokens (4096)"
+    )
+    group.add_argument(
+        "--llm-unsupported", choices=["flag", "drop"], help="unsupported sentences: flag or drop"
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
-    for name in ("corpus", "index", "k", "host", "port"):
+    for name in ("corpus", "index", "k", "host", "port", *LLM_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
     if settings.k < 1 or settings.k > 10:
         raise HingeCoachError("--k must be between 1 and 10.")
+    check_llm_settings(settings)
     return settings
 
 

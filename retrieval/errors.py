@@ -27,3 +27,7 @@ class CorpusError(HingeCoachError):
 
 class BadQuestionError(HingeCoachError):
     """The question cannot be answered as given (empty, too long, ...)."""
+
+
+class LLMError(HingeCoachError):
+    """The language-model endpoint failed, timed out or sent an unusable reply."""

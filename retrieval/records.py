@@ -68,6 +68,19 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of a model-written answer, checked against the passages it cites."""
+
+    text: str  # without its [n] markers
+    citations: tuple[int, ...]  # Citation.n of the quotes that support it
+    supported: bool
+    reason: str = ""  # why not, when unsupported
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported}
+
+
 @dataclass
 class Answer:
     """What the assistant replies to one question."""
@@ -78,14 +91,25 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     notice: str | None = None  # e.g. "not medical advice"
     debug: dict[str, Any] = field(default_factory=dict)
+    mode: str = (
+        "extractive"  # or "llm": written by the language model, checked sentence by sentence
+    )
+    sentences: list[AnswerSentence] = field(default_factory=list)  # llm mode only
+    fallback: str | None = None  # why a configured language model's answer was not used
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
+            "mode": self.mode,
         }
+        if self.mode == "llm":
+            record["sentences"] = [s.to_json() for s in self.sentences]
+        if self.fallback:
+            record["fallback"] = self.fallback
+        return record
 
 
 def as_dict(record: Any) -> dict[str, Any]:

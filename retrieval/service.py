@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.answer import AnswerSettings, answer
 from retrieval.embedder import Embedder
 from retrieval.index import Index, load_index
 from retrieval.records import Answer
 
+if TYPE_CHECKING:
+    from retrieval.llm import ChatModel
+    from retrieval.written import Draft, WrittenSettings
+
 
 class Assistant:
     """Answers questions from an index directory; reload() picks up a rebuilt index."""
 
     def __init__(
-        self, index_dir: Path, embedder: Embedder, settings: AnswerSettings | None = None
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        settings: AnswerSettings | None = None,
+        llm: ChatModel | None = None,
+        written: WrittenSettings | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.settings = settings or AnswerSettings()
+        self.llm = llm  # None: extractive answers only
+        self.written = written
         self._lock = threading.Lock()
         self._index: Index = load_index(self.index_dir, embedder.model_id, embedder.dimension)
 
@@ -35,7 +48,34 @@ class Assistant:
 
     def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
         """Answer one question (history: earlier user questions, oldest first)."""
+        if self.llm is None:
+            return self._extractive(question, history, k)
+        *_, final = self.ask_stream(question, history, k)
+        assert isinstance(final, Answer)
+        return final
+
+    def ask_stream(
+        self, question: str, history: list[str] | None = None, k: int | None = None
+    ) -> Iterator[Draft | Answer]:
+        """Drafts of a model-written answer while it is written, then the answer (always last).
+
+        Without a language model this yields the extractive answer alone.
+        """
+        index = self._index
+        extractive = self._extractive(question, history, k, index)
+        if self.llm is None or extractive.abstained:
+            yield extractive
+            return
+        from retrieval.written import write_answer
+
+        yield from write_answer(
+            question, history or [], index, self.embedder, extractive, self.llm, self.written
+        )
+
+    def _extractive(
+        self, question: str, history: list[str] | None, k: int | None, index: Index | None = None
+    ) -> Answer:
         settings = self.settings
         if k is not None and k != settings.k:
             settings = AnswerSettings(**{**settings.__dict__, "k": k})
-        return answer(question, self._index, self.embedder, history, settings)
+        return answer(question, index or self._index, self.embedder, history, settings)

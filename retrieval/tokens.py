@@ -63,12 +63,13 @@ def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
 
 
 def encoding_for_model(model: str) -> tiktoken.Encoding:
-    """The encoding tiktoken uses for a model name; cl100k_base when unknown."""
-    ensure_offline_cache()
+    """The encoding tiktoken uses for a model name; cl100k_base when unknown or not shipped."""
     try:
-        return tiktoken.encoding_for_model(model)
+        name = tiktoken.encoding_name_for_model(model)
     except KeyError:
-        return get_encoding(DEFAULT_ENCODING)
+        name = DEFAULT_ENCODING
+    # Older models' encodings (p50k, r50k) are not shipped: fetching them would need the network.
+    return get_encoding(name if name in SHIPPED else DEFAULT_ENCODING)
 
 
 def count_tokens(text: str, name: str = DEFAULT_ENCODING) -> int:

@@ -26,3 +26,10 @@ def test_count_tokens_counts(monkeypatch):
 
     assert count_tokens("") == 0
     assert count_tokens("Keep a vertical shin angle") == pytest.approx(6, abs=2)
+
+
+def test_models_whose_encoding_is_not_shipped_fall_back_offline():
+    from retrieval.tokens import encoding_for_model
+
+    # p50k_base is not bundled; asking for it must not reach for the network.
+    assert encoding_for_model("text-davinci-003").name == "cl100k_base"
