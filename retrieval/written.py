@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.answer import clean_question
+from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.followup import resolve
@@ -263,9 +263,10 @@ def write_answer(
     passages = retrieve_passages(
         question, history, index, embedder, extractive, settings.search_depth
     )
+    earlier = [" ".join(h.split())[:MAX_QUESTION_CHARS] for h in history if h.strip()]
     reply = ""
     try:
-        prompt = build_prompt(clean_question(question), passages, history, model.config)
+        prompt = build_prompt(clean_question(question), passages, earlier, model.config)
         checker = Checker(index, embedder, prompt.passages, settings.verifier)
         yield Draft(compose(question, [], index, prompt.passages, extractive, settings))
         shown = 0

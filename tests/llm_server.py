@@ -48,6 +48,7 @@ SCRIPTS: dict[str, list[str]] = {
     ],
 }
 TIMEOUT_MODELS = {"hang"}  # stream a little, then go silent
+SILENT_MODELS = {"silent"}  # accept the request, never answer
 MALFORMED_MODELS = {"malformed"}  # a broken JSON chunk mid-stream
 ERROR_MODELS = {"error"}  # HTTP 500
 
@@ -130,6 +131,8 @@ class ScriptedLLM:
                 model = str(body.get("model", ""))
                 if not self.path.endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
+                elif model in SILENT_MODELS:
+                    owner._stop.wait(owner.hang_seconds)
                 elif model in ERROR_MODELS:
                     self._json(500, {"error": {"message": "scripted failure"}})
                 else:

@@ -130,9 +130,10 @@ def test_unusable_replies_fall_back_to_the_extractive_answer(ask_with, assistant
     assert result.to_json()["fallback"].startswith("Showing the quoted passages")
 
 
-def test_a_hanging_endpoint_times_out_into_the_extractive_answer(ask_with):
+@pytest.mark.parametrize("model", ["hang", "silent"])  # mid-stream, and before any byte
+def test_a_hanging_endpoint_times_out_into_the_extractive_answer(ask_with, model):
     started = time.monotonic()
-    _, result = ask_with("hang")
+    _, result = ask_with(model)
     assert time.monotonic() - started < 3.5  # 1 s of silence is the configured limit
     assert result.mode == "extractive" and "did not answer within 1s" in (result.fallback or "")
     assert result.citations
