@@ -11,17 +11,25 @@ import json
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from retrieval.errors import HingeCoachError, IndexMissingError
+from retrieval.errors import (
+    HingeCoachError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+)
 from retrieval.records import Answer, Citation
 
 if TYPE_CHECKING:
     import gradio as gr
+    from fastapi import FastAPI
 
+    from retrieval.feedback import FeedbackStore
     from retrieval.service import Assistant
 
 ROOT = Path(__file__).resolve().parent
@@ -31,6 +39,10 @@ EXAMPLES = [
     "How much should my knees bend?",
     "How do I stop my ribs flaring when I hinge?",
 ]
+WELCOME = (
+    "Hi! I answer questions about the hip hinge by quoting our coaching articles, "
+    "and I say so when they don't cover something. What would you like to know?"
+)
 
 
 @dataclass
@@ -52,12 +64,26 @@ class Settings:
     llm_timeout: float = 20.0
     llm_context: int = 4096
     llm_unsupported: str = "flag"  # or "drop"
+    # The public site (settings file named by HINGECOACH_SETTINGS, then HINGECOACH_* env):
+    # branding, who may embed it, and abuse limits. See SITE_KEYS.
+    gym_name: str = "Hinge Coach"
+    accent: str = "#2f6f4f"
+    welcome: str = WELCOME
+    allowed_origins: list[str] = field(default_factory=list)  # empty: same-origin only
+    rate_limit: str = "20/minute;300/day"  # questions per client address
+    feedback_rate_limit: str = "60/minute"  # thumbs per client address
+    max_body_bytes: int = 32 * 1024  # JSON API requests: a question and a short history
+    max_chat_body_bytes: int = 1024 * 1024  # the Gradio chat posts the whole conversation
+    db: Path = ROOT / "data" / "questions.sqlite3"  # question and feedback log
+    # Answers computed at once across chat and API: one per core of a 2-core server, each
+    # on one torch thread (see `threads`); more would only make every answer slower.
+    answer_slots: int = 2
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         base = cls()
-        return cls(
+        settings = cls(
             corpus=Path(env.get("HINGECOACH_CORPUS", base.corpus)),
             index=Path(env.get("HINGECOACH_INDEX", base.index)),
             k=int(env.get("HINGECOACH_K", base.k)),
@@ -68,6 +94,89 @@ class Settings:
             port=int(env.get("HINGECOACH_PORT", base.port)),
             **llm_env(env),
         )
+        apply_site_settings(settings, env)
+        return settings
+
+
+# What a gym may set in its settings file (TOML) or as HINGECOACH_<KEY> variables.
+SITE_KEYS: dict[str, type] = {
+    "gym_name": str,
+    "accent": str,
+    "welcome": str,
+    "examples": list,
+    "allowed_origins": list,
+    "rate_limit": str,
+    "feedback_rate_limit": str,
+    "max_body_bytes": int,
+    "db": Path,
+}
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def _read_site_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HingeCoachError(f"cannot read the settings file {path}: {exc.strerror}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise HingeCoachError(f"the settings file {path} is not valid TOML: {exc}.") from exc
+    unknown = sorted(set(data) - set(SITE_KEYS))
+    if unknown:
+        raise HingeCoachError(
+            f"unknown setting(s) {', '.join(unknown)} in {path}; known: {', '.join(SITE_KEYS)}."
+        )
+    return data
+
+
+def _from_env_text(key: str, text: str) -> Any:
+    if key == "examples":
+        return [q.strip() for q in text.split("|") if q.strip()]
+    if key == "allowed_origins":
+        return [o for o in re.split(r"[\s,]+", text) if o]
+    if SITE_KEYS[key] is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise HingeCoachError(f"HINGECOACH_{key.upper()} must be a whole number.") from None
+    return SITE_KEYS[key](text)
+
+
+def apply_site_settings(settings: Settings, env: dict[str, str]) -> None:
+    """Branding and limits: defaults, then the settings file, then HINGECOACH_* variables."""
+    values: dict[str, Any] = {}
+    if env.get("HINGECOACH_SETTINGS"):
+        values.update(_read_site_file(Path(env["HINGECOACH_SETTINGS"])))
+    for key in SITE_KEYS:
+        if f"HINGECOACH_{key.upper()}" in env:
+            values[key] = _from_env_text(key, env[f"HINGECOACH_{key.upper()}"])
+    for key, value in values.items():
+        kind = SITE_KEYS[key]
+        if kind is Path and isinstance(value, str):
+            value = Path(value)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is list:
+            ok = ok and all(isinstance(v, str) for v in value)
+        if not ok:
+            raise HingeCoachError(f"setting {key} must be a {kind.__name__}, not {value!r}.")
+        setattr(settings, key, value)
+    check_site_settings(settings)
+
+
+def check_site_settings(settings: Settings) -> None:
+    """One clear error for a setting the site cannot use."""
+    from retrieval.guard import RateLimiter, normalise_origin
+
+    if not _HEX_COLOUR.match(settings.accent):
+        raise HingeCoachError(f"accent must be a colour like #2f6f4f, not {settings.accent!r}.")
+    if not settings.gym_name.strip() or len(settings.gym_name) > 80:
+        raise HingeCoachError("gym_name must be 1 to 80 characters.")
+    if settings.max_body_bytes < 1024:
+        raise HingeCoachError("max_body_bytes must be at least 1024.")
+    try:
+        settings.allowed_origins = [normalise_origin(o) for o in settings.allowed_origins]
+        RateLimiter({"ask": settings.rate_limit, "feedback": settings.feedback_rate_limit})
+    except ValueError as exc:
+        raise HingeCoachError(str(exc) + ".") from exc
 
 
 LLM_OPTIONS = {  # setting -> (variable, type)
@@ -274,16 +383,21 @@ def user_turns(history: Sequence[Any]) -> list[str]:
 
 
 def make_responder(
-    assistant: Assistant, settings: Settings
-) -> Callable[[str, list[Any]], Iterator[str]]:
-    """The chat handler: one library call, then the reply streamed and its sources."""
+    assistant: Assistant, settings: Settings, store: FeedbackStore | None = None
+) -> Callable[..., Iterator[str]]:
+    """The chat handler: one library call, then the reply streamed and its sources.
 
-    def respond(message: str, history: list[Any]) -> Iterator[str]:
+    With a store, each question is logged (with a pseudonym of the client's address).
+    """
+
+    def respond(message: str, history: list[Any], request: Any = None) -> Iterator[str]:
         try:
             result = yield from stream_answer(assistant, message, history, settings)
         except HingeCoachError as exc:
             yield f"Sorry, {html.escape(str(exc), quote=False)}"
             return
+        if store is not None:
+            store.log(result, "chat", _client_host(request))
         if result.mode == "llm":
             yield format_markdown(result)
             return
@@ -296,45 +410,410 @@ def make_responder(
     return respond
 
 
-def create_app(assistant: Assistant, settings: Settings | None = None) -> gr.Blocks:
-    """The chat UI as a Gradio Blocks app (not launched)."""
+def _client_host(request: Any) -> str | None:
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
+def _typed(fn: Callable[..., Any], **hints: Any) -> Callable[..., Any]:
+    """Give a handler real types for the parameters a framework injects by annotation.
+
+    app.py imports Gradio and FastAPI lazily (the CLI should not pay for them) and uses
+    `from __future__ import annotations`, so its annotations are strings naming things that
+    are not module globals; Gradio and FastAPI resolve them in module globals, and would
+    miss gr.Request, gr.LikeData or fastapi.Request.
+    """
+    fn.__annotations__ = {**fn.__annotations__, **hints}
+    return fn
+
+
+def make_rater(store: FeedbackStore) -> Callable[..., None]:
+    """The chat's thumbs handler: rate the logged answer the thumb was on."""
+
+    def rate(data: Any, history: list[Any], request: Any = None) -> None:
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        earlier = [m for m in (history or [])[:index] if isinstance(m, dict)]
+        questions = user_turns([m for m in earlier if m.get("role") == "user"])
+        if not questions or data.liked not in (True, False):
+            return
+        token = store.latest_token(questions[-1], "chat", _client_host(request))
+        if token is not None:
+            store.rate(token, "up" if data.liked else "down")
+
+    return rate
+
+
+def create_app(
+    assistant: Assistant, settings: Settings | None = None, store: FeedbackStore | None = None
+) -> gr.Blocks:
+    """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     settings = settings or Settings()
-    respond = make_responder(assistant, settings)
+    respond = _typed(make_responder(assistant, settings, store), request=gr.Request)
 
-    with gr.Blocks(title="Hinge Coach", analytics_enabled=False) as demo:
+    with gr.Blocks(title=settings.gym_name, analytics_enabled=False) as demo:
         gr.Markdown(
-            "# Hinge Coach\nAnswers about the hip hinge, only from the coaching articles, "
-            "with the exact passages they come from."
+            f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
+            "coaching articles, with the exact passages they come from."
+        )
+        chatbot = gr.Chatbot(
+            height=560, sanitize_html=True, placeholder=settings.welcome, label="Chat"
         )
         gr.ChatInterface(
             fn=respond,
-            chatbot=gr.Chatbot(
-                height=560, sanitize_html=True, placeholder="Ask about the hip hinge.", label="Chat"
-            ),
+            chatbot=chatbot,
             examples=settings.examples,
             run_examples_on_click=True,
             cache_examples=False,
             analytics_enabled=False,
             api_name="chat",
         )
+        if store is not None:
+            rate = _typed(make_rater(store), data=gr.LikeData, request=gr.Request)
+            chatbot.like(rate, inputs=[chatbot], outputs=None, api_visibility="private")
     return demo
 
 
-def serve(settings: Settings) -> None:
-    """Build the index if missing, then serve the chat."""
-    assistant = open_assistant(settings, build_if_missing=True)
-    demo = create_app(assistant, settings)
-    demo.queue(default_concurrency_limit=2)
-    demo.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        share=False,
-        show_error=False,
-        footer_links=["api"],
+# ---------------------------------------------------------------- HTTP API and embedding
+
+STATIC = ROOT / "static"
+DEMO_SERVER = "http://127.0.0.1:7860/"  # the coach address pasted in static/demo-gym.html
+# The embeddable chat runs only its own script and talks only to this server.
+EMBED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
+# Requests that compute an answer, through the API or through Gradio's chat endpoints.
+ANSWER_PATHS = (
+    "/api/ask",
+    "/api/cue",
+    "/gradio_api/queue/join",
+    "/gradio_api/call/",
+    "/gradio_api/run/",
+    "/gradio_api/api/",
+)
+
+
+def rate_rule(method: str, path: str) -> str | None:
+    """The rate limit a request counts against: "ask" (costly), "feedback" or none."""
+    if method != "POST":
+        return None
+    if path == "/api/feedback":
+        return "feedback"
+    return "ask" if path.startswith(ANSWER_PATHS) else None
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe to place inside an HTML <script> element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
+    """The HTTP API and the embeddable chat, without Gradio: /api/*, /embed, /widget.js, /demo.
+
+    Each route makes one library call. Every error is a JSON body {"error": "..."}: a 4xx
+    for anything the caller sent, never a traceback.
+    """
+    from typing import Literal
+
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi_offline import FastAPIOffline  # Swagger UI served locally, not from a CDN
+    from pydantic import BaseModel, ConfigDict, Field
+    from starlette.exceptions import HTTPException
+
+    class AskIn(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: str = Field(
+            description="The question, at most 1,000 characters.",
+            examples=["Why do I feel this in my quads?"],
+        )
+        history: list[str] = Field(
+            default_factory=list,
+            max_length=10,
+            description="Earlier questions of the conversation, oldest first; "
+            'follow-ups such as "and my feet?" use them.',
+        )
+
+    class CitationOut(BaseModel):
+        n: int
+        title: str
+        source: str = Field(description="Article file, relative to the repository root.")
+        quote: str = Field(description="Verbatim: the file's text[start:end].")
+        start: int
+        end: int
+        passage: str = Field(description="The passage the quote sits in.")
+        score: float
+
+    class SentenceOut(BaseModel):
+        text: str
+        citations: list[int]
+        supported: bool = Field(description="The cited passages say this (checked).")
+
+    class AnswerOut(BaseModel):
+        question: str
+        answer: str = Field(description="The reply, each claim marked [n], or an abstention.")
+        abstained: bool = Field(description="True when the articles don't cover the question.")
+        citations: list[CitationOut]
+        mode: Literal["extractive", "llm"] = Field(
+            description="extractive: quoted sentences; llm: written by the language model."
+        )
+        sentences: list[SentenceOut] | None = Field(None, description="llm mode only.")
+        fallback: str | None = Field(
+            None, description="Why a configured language model's answer was not used."
+        )
+
+    class FeedbackIn(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        id: str = Field(max_length=64, description="The X-Answer-Id header of /api/ask.")
+        rating: Literal["up", "down"]
+
+    class ErrorOut(BaseModel):
+        error: str
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut} for code in (400, 403, 413, 422, 429)
+    }
+    app = FastAPIOffline(
+        title=f"{settings.gym_name} API",
+        description="Grounded answers about the hip hinge, quoted verbatim from the articles.",
+        version="1",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        static_url="/docs-static",
     )
+
+    async def domain_error(request: Any, exc: Exception) -> JSONResponse:
+        unavailable = isinstance(exc, (IndexMissingError, IndexCorruptError, IndexMismatchError))
+        return error(503 if unavailable else 400, str(exc))
+
+    async def invalid(request: Any, exc: Exception) -> JSONResponse:
+        problems: list[dict[str, Any]] = getattr(exc, "errors", list)()
+        text = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+            for e in problems[:3]
+        )
+        return error(422, f"invalid request: {text or exc}.")
+
+    async def http_error(request: Any, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 400)
+        return error(status, str(getattr(exc, "detail", "")) or "bad request.")
+
+    async def unexpected(request: Any, exc: Exception) -> JSONResponse:
+        return error(500, "internal error; the server log has the details.")
+
+    app.add_exception_handler(HingeCoachError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+    def ask(body: AskIn, request: Request) -> JSONResponse:
+        """Answer a question, with verbatim citations: the `hingecoach ask --json` object.
+
+        The X-Answer-Id response header names the answer for POST /api/feedback.
+        """
+        result = assistant.ask(body.question, body.history, k=settings.k)
+        token = store.log(result, "api", _client_host(request))
+        return JSONResponse(result.to_json(), headers={"X-Answer-Id": token} if token else {})
+
+    def feedback(body: FeedbackIn) -> JSONResponse:
+        """Thumbs up or down on an answer; a second rating replaces the first."""
+        if not store.rate(body.id, body.rating):
+            return error(404, "no answer has that id; use the X-Answer-Id of /api/ask.")
+        return JSONResponse({"id": body.id, "rating": body.rating})
+
+    def health() -> JSONResponse:
+        """The server is up and its index loaded."""
+        index = assistant.index
+        return JSONResponse(
+            {
+                "status": "ok",
+                "articles": len(index.documents),
+                "passages": len(index.chunks),
+                "model": assistant.embedder.model_id,
+            }
+        )
+
+    answer_doc = {200: {"model": AnswerOut}, **errors}
+    app.post("/api/ask", response_model=None, responses=answer_doc, tags=["chat"])(
+        _typed(ask, body=AskIn, request=Request)
+    )
+    app.post("/api/feedback", response_model=None, responses=errors, tags=["chat"])(
+        _typed(feedback, body=FeedbackIn)
+    )
+    app.get("/api/health", response_model=None, tags=["server"])(health)
+
+    def elsewhere(rest: str, request: Request) -> JSONResponse:
+        # Anything else under /api/ answers in the API's own words, not Gradio's (which
+        # would otherwise get it through the mount at /).
+        known = {"ask": "POST", "feedback": "POST", "health": "GET"}
+        if rest in known:
+            return error(405, f"use {known[rest]} for /api/{rest}.")
+        return error(404, f"no API route /api/{rest}; see /docs.")
+
+    app.api_route(
+        "/api/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+        include_in_schema=False,
+    )(_typed(elsewhere, rest=str, request=Request))
+    _add_pages(app, settings, Request, Response, HTMLResponse)
+    return app
+
+
+def _add_pages(
+    app: FastAPI, settings: Settings, request_type: Any, response: Any, page: Any
+) -> None:
+    """The embeddable chat (/embed), the widget script (/widget.js) and the demo gym page."""
+    embed_html = (STATIC / "embed.html").read_text(encoding="utf-8")
+    brand = {"name": settings.gym_name, "accent": settings.accent}
+    widget_js = (STATIC / "widget.js").read_text(encoding="utf-8")
+    widget_js = widget_js.replace("/*CONFIG*/ {}", json.dumps(brand, ensure_ascii=False))
+    demo_html = (STATIC / "demo-gym.html").read_text(encoding="utf-8")
+    cache = {"Cache-Control": "public, max-age=300"}
+
+    def embed(request: Any) -> Any:
+        accent = request.query_params.get("accent", "")
+        config = {
+            **brand,
+            "accent": accent if _HEX_COLOUR.match(accent) else settings.accent,
+            "welcome": settings.welcome,
+            "examples": settings.examples,
+        }
+        body = embed_html.replace("{{TITLE}}", html.escape(settings.gym_name))
+        body = body.replace("{{CONFIG}}", _script_json(config))
+        return page(body, headers={"Content-Security-Policy": EMBED_CSP})
+
+    def demo(request: Any) -> Any:
+        return page(demo_html.replace(DEMO_SERVER, str(request.base_url)))
+
+    def static(text: str, media_type: str) -> Callable[[], Any]:
+        return lambda: response(text, media_type=media_type, headers=cache)
+
+    app.get("/embed", include_in_schema=False)(_typed(embed, request=request_type))
+    app.get("/demo", include_in_schema=False)(_typed(demo, request=request_type))
+    app.get("/widget.js", include_in_schema=False)(static(widget_js, "text/javascript"))
+    for name, kind in (("embed.js", "text/javascript"), ("embed.css", "text/css")):
+        text = (STATIC / name).read_text(encoding="utf-8")
+        app.get(f"/{name}", include_in_schema=False)(static(text, kind))
+
+
+def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
+    """Everything one server answers: the API and widget, guarded, with the Gradio chat at /."""
+    import gradio as gr
+    from fastapi.responses import FileResponse
+    from starlette.middleware.cors import CORSMiddleware
+
+    from retrieval.guard import Guard, OriginPolicy, RateLimiter
+
+    app = create_api(assistant, settings, store)
+    # Gradio's own loader for the <gradio-app> web component (see the README).
+    component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+    app.get("/gradio.js", include_in_schema=False)(
+        lambda: FileResponse(component, media_type="text/javascript")
+    )
+    policy = OriginPolicy(settings.allowed_origins)
+    app.add_middleware(
+        Guard,
+        origins=policy,
+        limiter=RateLimiter({"ask": settings.rate_limit, "feedback": settings.feedback_rate_limit}),
+        rule_for=rate_rule,
+        max_body=lambda path: (
+            settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
+        ),
+        nouns={"ask": "questions", "feedback": "ratings"},
+    )
+    # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
+    # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(policy.allowed),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+        expose_headers=["X-Answer-Id", "Retry-After"],
+        allow_credentials=True,
+        max_age=600,
+    )
+    demo = create_app(assistant, settings, store)
+    # The Assistant's own limit (serve) keeps the CPU-bound part of answers, chat and API
+    # together, to answer_slots at once. A language model's answer is mostly waiting for
+    # the endpoint, so the chat then takes more visitors at once than there are slots.
+    chats = settings.answer_slots * (4 if settings.llm_base_url else 1)
+    demo.queue(default_concurrency_limit=chats)
+    private = {str(p.resolve()) for p in (settings.root, settings.index, settings.db.parent)}
+    return gr.mount_gradio_app(
+        app,
+        demo,
+        path="/",
+        footer_links=["api"],
+        show_error=False,
+        allowed_paths=[],
+        blocked_paths=sorted(private),  # no file of the repo, index or log via /gradio_api/file=
+        max_file_size="1kb",  # the chat takes no uploads
+        ssr_mode=False,
+        mcp_server=False,
+        run_history=False,
+        pwa=False,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Build the index if missing, then serve the chat, the widget and the API with uvicorn."""
+    import uvicorn
+
+    from retrieval.feedback import FeedbackStore
+
+    assistant = open_assistant(settings, build_if_missing=True)
+    assistant.limit_concurrency(settings.answer_slots)
+    site = create_site(assistant, settings, FeedbackStore(settings.db))
+    print(f"serving {settings.gym_name} on http://{settings.host}:{settings.port}", file=sys.stderr)
+    # Sizing for a 2-core server:
+    # - one process (uvicorn's default): Gradio's queue and its event streams live in process
+    #   memory, and the model is loaded once; a second worker would split chats across
+    #   processes and double the memory without adding cores;
+    # - answers run in threads (FastAPI's pool for the API, Gradio's for the chat), at most
+    #   answer_slots (2) at once, each with one torch thread (HINGECOACH_THREADS=1): two
+    #   answers on two cores; further requests wait their turn instead of slowing everyone;
+    # - limit_concurrency: past 200 open connections (each chat page holds an event stream)
+    #   new ones get 503 at once rather than piling up;
+    # - proxy headers are trusted from a reverse proxy on this machine only, so the rate
+    #   limit keys on the visitor's address, not the proxy's;
+    # - no access log: it would write client addresses in clear.
+    uvicorn.run(
+        site,
+        host=settings.host,
+        port=settings.port,
+        limit_concurrency=200,
+        timeout_keep_alive=5,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
+    """Print the coverage-gap report from the question log."""
+    from dataclasses import asdict
+
+    from retrieval.feedback import FeedbackStore
+    from retrieval.gaps import build_report
+
+    store = FeedbackStore(settings.db, create=False)
+    report = build_report(store, load_embedder(settings))
+    if as_json:
+        print(json.dumps(asdict(report), ensure_ascii=False, indent=2), file=out)
+    else:
+        print("\n".join(report.lines()), file=out)
+    return 0
 
 
 # ---------------------------------------------------------------- CLI
@@ -363,6 +842,14 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, help="port (default 7860)")
     srv.add_argument("--index", type=Path, help=index_help)
     add_llm_flags(srv)
+    srv.add_argument("--settings", type=Path, help="site settings file (TOML): branding, limits")
+    srv.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
+
+    rep = sub.add_parser(
+        "report", help="coverage gaps: unanswered questions by similarity, disliked answers"
+    )
+    rep.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
+    rep.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -390,8 +877,11 @@ def add_llm_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    for name in ("corpus", "index", "k", "host", "port", *LLM_OPTIONS):
+    env = dict(os.environ)
+    if getattr(args, "settings", None):
+        env["HINGECOACH_SETTINGS"] = str(args.settings)
+    settings = Settings.from_env(env)
+    for name in ("corpus", "index", "k", "host", "port", "db", *LLM_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
@@ -446,6 +936,8 @@ def run(
     if args.command == "serve":
         serve(settings)
         return 0
+    if args.command == "report":
+        return run_report(settings, stdout, args.json)
     assistant = open_assistant(settings)
     if args.question == "-":
         if not args.json:

@@ -31,3 +31,7 @@ class BadQuestionError(HingeCoachError):
 
 class LLMError(HingeCoachError):
     """The language-model endpoint failed, timed out or sent an unusable reply."""
+
+
+class FeedbackStoreError(HingeCoachError):
+    """The question log cannot be opened, or a rating is not 'up' or 'down'."""

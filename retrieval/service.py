@@ -35,6 +35,15 @@ class Assistant:
         self.written = written
         self._lock = threading.Lock()
         self._index: Index = load_index(self.index_dir, embedder.model_id, embedder.dimension)
+        self._slots: threading.BoundedSemaphore | None = None
+
+    def limit_concurrency(self, answers: int) -> None:
+        """Run at most this many answers at once; callers beyond that wait their turn.
+
+        A server shares one Assistant between its chat page and its HTTP API: one limit here
+        keeps the total number of busy embedding threads at the number of cores.
+        """
+        self._slots = threading.BoundedSemaphore(max(1, answers))
 
     @property
     def index(self) -> Index:
@@ -78,4 +87,9 @@ class Assistant:
         settings = self.settings
         if k is not None and k != settings.k:
             settings = AnswerSettings(**{**settings.__dict__, "k": k})
-        return answer(question, index or self._index, self.embedder, history, settings)
+        # The slots cover the CPU-bound part only: a language model's reply is waited for
+        # without holding a core's slot.
+        if self._slots is None:
+            return answer(question, index or self._index, self.embedder, history, settings)
+        with self._slots:
+            return answer(question, index or self._index, self.embedder, history, settings)

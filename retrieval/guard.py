@@ -1,0 +1,227 @@
+"""Protections for a public web endpoint, as plain ASGI middleware.
+
+- an origin allowlist: cross-origin requests from elsewhere get 403, and every response
+  says which pages may frame it (`Content-Security-Policy: frame-ancestors`);
+- per-client rate limits (the `limits` library, moving window, in memory) answered with a
+  429 JSON body and `Retry-After`;
+- request body limits, answered with 413 whether or not the client sent Content-Length.
+
+Plain ASGI rather than a framework's middleware base class so that streamed responses
+(Gradio's server-sent events) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+
+def normalise_origin(origin: str) -> str:
+    """'https://Gym.example/' -> 'https://gym.example'; ValueError when it is not an origin."""
+    text = origin.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ValueError(
+            f"{origin!r} is not an origin; write it as scheme://host[:port], "
+            "e.g. https://www.example-gym.com"
+        )
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+class OriginPolicy:
+    """Which web pages may call the API or frame the chat: same-origin plus an allowlist."""
+
+    def __init__(self, allowed: Sequence[str] = ()) -> None:
+        self.allowed = tuple(dict.fromkeys(normalise_origin(o) for o in allowed))
+
+    def allows(self, origin: str, host: str | None) -> bool:
+        """True for an allowlisted origin, or the server's own (Origin matches Host)."""
+        try:
+            clean = normalise_origin(origin)
+        except ValueError:
+            return False  # "null" (sandboxed frames, file://) and garbage
+        if clean in self.allowed:
+            return True
+        return bool(host) and urlsplit(clean).netloc == str(host).lower()
+
+    def frame_ancestors(self) -> str:
+        """The CSP directive: this server's own pages plus the allowlist, nobody else."""
+        return " ".join(["frame-ancestors 'self'", *self.allowed])
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request over its rate limit: which limit, and when to try again."""
+
+    limit: str
+    retry_after: int
+
+
+class RateLimiter:
+    """Named rate limits per client, e.g. {"ask": "20/minute;500/day"}."""
+
+    def __init__(self, rules: Mapping[str, str]) -> None:
+        self._rules: dict[str, list[RateLimitItem]] = {}
+        for name, text in rules.items():
+            try:
+                self._rules[name] = parse_many(text)
+            except ValueError as exc:
+                raise ValueError(
+                    f"rate limit {text!r} is not valid; write it like '20/minute;500/day'"
+                ) from exc
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, rule: str, client: str) -> Refusal | None:
+        """Count one request; a Refusal when the client is over any limit of the rule."""
+        for item in self._rules.get(rule, []):
+            if not self._limiter.hit(item, rule, client):
+                reset = self._limiter.get_window_stats(item, rule, client).reset_time
+                return Refusal(str(item), max(1, math.ceil(reset - time.time())))
+        return None
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()
+) -> None:
+    """A complete JSON response on a raw ASGI send."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+class Guard:
+    """ASGI middleware applying an OriginPolicy, a RateLimiter and body limits.
+
+    Args:
+        app: the wrapped ASGI app.
+        origins: who may call cross-origin and frame the pages.
+        limiter: rate limits; `rule_for(method, path)` names the rule for a request (None: free).
+        max_body: the largest request body in bytes for a path.
+        nouns: how a 429 message names what a rule counts ("questions", "ratings").
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        origins: OriginPolicy,
+        limiter: RateLimiter,
+        rule_for: Callable[[str, str], str | None],
+        max_body: Callable[[str], int],
+        nouns: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.origins = origins
+        self.limiter = limiter
+        self.rule_for = rule_for
+        self.max_body = max_body
+        self.nouns = dict(nouns or {})
+        extra = [("content-security-policy", origins.frame_ancestors())]
+        if not origins.allowed:  # for browsers without CSP level 2
+            extra.append(("x-frame-options", "SAMEORIGIN"))
+        extra += [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+        ]
+        self._headers = [(k.encode(), v.encode()) for k, v in extra]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin")
+        if origin is not None and not self.origins.allows(origin, headers.get("host")):
+            await self._refuse(scope, send, 403, f"the origin {origin} may not use this assistant.")
+            return
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+        rule = self.rule_for(scope["method"], scope["path"])
+        client = (scope.get("client") or ("unknown", 0))[0]
+        refusal = self.limiter.hit(rule, client) if rule else None
+        if refusal is not None and rule is not None:
+            noun = self.nouns.get(rule, "requests")
+            message = (
+                f"too many {noun} from your address (limit {refusal.limit}); "
+                f"try again in {refusal.retry_after} second(s)."
+            )
+            await self._refuse(
+                scope, send, 429, message, [("retry-after", str(refusal.retry_after))]
+            )
+            return
+        await self._call_limited(scope, receive, send, headers)
+
+    async def _call_limited(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]
+    ) -> None:
+        limit = self.max_body(scope["path"])
+        too_large = f"the request body is larger than {limit:,} bytes."
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, 413, too_large)
+            return
+        state = {"read": 0, "over": False, "started": False}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["read"] += len(message.get("body", b""))
+                if state["read"] > limit:
+                    state["over"] = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["over"]:  # the app answered a body we cut off: answer 413 instead
+                if message["type"] == "http.response.start" and not state["started"]:
+                    state["started"] = True
+                    await send_json(send, 413, {"error": too_large}, self._plain())
+                return
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                message = {**message, "headers": [*message.get("headers", []), *self._headers]}
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _BodyTooLarge:
+            if not state["started"]:
+                await send_json(send, 413, {"error": too_large}, self._plain())
+
+    def _plain(self) -> list[tuple[str, str]]:
+        return [(k.decode(), v.decode()) for k, v in self._headers]
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        message: str,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+            return
+        await send_json(send, status, {"error": message}, [*headers, *self._plain()])

@@ -1,0 +1,209 @@
+// The compact chat page (/embed): asks /api/ask, shows the answer with its quoted sources,
+// and sends thumbs up/down to /api/feedback. All text goes in through textContent, never
+// innerHTML, so nothing from a question, an answer or an article can run as markup.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("hc-config").textContent || "{}");
+  var log = document.getElementById("hc-log");
+  var form = document.getElementById("hc-form");
+  var box = document.getElementById("hc-question");
+  var send = document.getElementById("hc-send");
+  var asked = []; // earlier questions, oldest first: follow-ups use them
+  var CONTEXT = 160; // characters of the passage shown around a quote
+
+  if (config.accent) document.documentElement.style.setProperty("--accent", config.accent);
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function scrollDown() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function addMessage(className, text) {
+    var node = el("div", "hc-msg " + className, text);
+    log.appendChild(node);
+    scrollDown();
+    return node;
+  }
+
+  // Answer text with each "[n]" turned into a link to its source.
+  function answerParagraphs(text, cid) {
+    var out = document.createDocumentFragment();
+    text.split(/\n{2,}/).forEach(function (para) {
+      var p = el("p");
+      var parts = para.split(/(\[\d+\])/);
+      parts.forEach(function (part) {
+        var m = /^\[(\d+)\]$/.exec(part);
+        if (m) {
+          var a = el("a", "hc-ref", "[" + m[1] + "]");
+          a.href = "#" + cid + "-" + m[1];
+          p.appendChild(a);
+        } else if (part) {
+          p.appendChild(document.createTextNode(part));
+        }
+      });
+      out.appendChild(p);
+    });
+    return out;
+  }
+
+  function flat(text) {
+    return text.replace(/\s+/g, " ");
+  }
+
+  function quoteInContext(citation) {
+    var bq = el("blockquote");
+    var at = citation.passage.indexOf(citation.quote);
+    if (at < 0) {
+      bq.appendChild(el("mark", "", flat(citation.quote)));
+      return bq;
+    }
+    var end = at + citation.quote.length;
+    var before = citation.passage.slice(Math.max(0, at - CONTEXT), at);
+    var after = citation.passage.slice(end, end + CONTEXT);
+    bq.appendChild(document.createTextNode((at > CONTEXT ? "…" : "") + flat(before)));
+    bq.appendChild(el("mark", "", flat(citation.quote)));
+    bq.appendChild(
+      document.createTextNode(flat(after) + (end + CONTEXT < citation.passage.length ? "…" : ""))
+    );
+    return bq;
+  }
+
+  function sourcesList(citations, cid) {
+    var box = el("div", "hc-sources");
+    box.appendChild(el("h3", "", "Sources"));
+    var list = el("ol");
+    citations.forEach(function (c) {
+      var li = el("li");
+      li.id = cid + "-" + c.n;
+      li.appendChild(el("div", "hc-source-title", "[" + c.n + "] " + c.title));
+      li.appendChild(
+        el("div", "hc-source-where", c.source + ", characters " + c.start + "–" + c.end)
+      );
+      li.appendChild(quoteInContext(c));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function ratingRow(answerId) {
+    var row = el("div", "hc-rate");
+    var label = el("span", "", "Was this helpful?");
+    row.appendChild(label);
+    [
+      ["up", "👍", "Helpful"],
+      ["down", "👎", "Not helpful"],
+    ].forEach(function (spec) {
+      var b = el("button", "hc-rate-" + spec[0], spec[1]);
+      b.type = "button";
+      b.setAttribute("aria-label", spec[2]);
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", function () {
+        rate(answerId, spec[0], row, label);
+      });
+      row.appendChild(b);
+    });
+    return row;
+  }
+
+  function rate(answerId, rating, row, label) {
+    fetch("api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: answerId, rating: rating }),
+    })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        row.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", String(b.className === "hc-rate-" + rating));
+        });
+        label.textContent = "Thanks for the feedback.";
+      })
+      .catch(function () {
+        label.textContent = "Couldn't save that; try again.";
+      });
+  }
+
+  var counter = 0;
+  function showAnswer(data, answerId) {
+    var cid = "hc-a" + ++counter;
+    var node = addMessage("hc-bot");
+    node.appendChild(answerParagraphs(data.answer, cid));
+    if (data.citations && data.citations.length) node.appendChild(sourcesList(data.citations, cid));
+    if (answerId) node.appendChild(ratingRow(answerId));
+    scrollDown();
+  }
+
+  function ask(question) {
+    question = question.trim();
+    if (!question) return;
+    addMessage("hc-user", question);
+    var waiting = addMessage("hc-bot hc-thinking", "Looking in the articles…");
+    send.disabled = true;
+    var body = { question: question, history: asked.slice(-10) };
+    fetch("api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    })
+      .then(function (r) {
+        return r.json().then(function (data) {
+          return { ok: r.ok, data: data, id: r.headers.get("X-Answer-Id") };
+        });
+      })
+      .then(function (res) {
+        waiting.remove();
+        if (!res.ok) {
+          addMessage("hc-error", "Sorry, " + (res.data.error || "something went wrong."));
+          return;
+        }
+        asked.push(question);
+        showAnswer(res.data, res.id);
+      })
+      .catch(function () {
+        waiting.remove();
+        addMessage("hc-error", "Sorry, the coach can't be reached right now.");
+      })
+      .finally(function () {
+        send.disabled = false;
+        box.focus();
+      });
+  }
+
+  function welcome() {
+    if (config.welcome) addMessage("hc-bot", config.welcome);
+    if (config.examples && config.examples.length) {
+      var chips = el("div", "hc-examples");
+      config.examples.forEach(function (q) {
+        var b = el("button", "", q);
+        b.type = "button";
+        b.addEventListener("click", function () {
+          chips.remove();
+          ask(q);
+        });
+        chips.appendChild(b);
+      });
+      log.appendChild(chips);
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var q = box.value;
+    box.value = "";
+    ask(q);
+  });
+  box.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  welcome();
+})();

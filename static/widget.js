@@ -1,0 +1,111 @@
+/*
+ * Hinge Coach chat widget. A gym pastes one line into its page:
+ *
+ *   <script src="https://coach.example-gym.com/widget.js" data-position="bottom-right"
+ *           data-accent="#c2410c" async></script>
+ *
+ * It adds a floating chat button; the button opens the chat (/embed on the same server)
+ * in a panel. Attributes, all optional:
+ *   data-position  "bottom-right" (default) or "bottom-left"
+ *   data-accent    button and header colour, "#rgb" or "#rrggbb" (default: the server's)
+ *   data-label     the button's accessible name (default: "Ask <gym name>")
+ *   data-open      "true" to open the panel when the page loads
+ * The server only lets pages on its allowlist show the chat (CSP frame-ancestors).
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__hingeCoachWidget) return;
+  window.__hingeCoachWidget = true;
+
+  var DEFAULTS = /*CONFIG*/ {}; // the server fills in its branding here
+  var HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
+  var data = script.dataset;
+  var base = new URL(".", script.src); // the server the script came from
+  var accent = HEX.test(data.accent || "") ? data.accent : DEFAULTS.accent || "#2f6f4f";
+  var left = data.position === "bottom-left";
+  var name = DEFAULTS.name || "Hinge Coach";
+  var label = data.label || "Ask " + name;
+
+  var CSS =
+    ":host{all:initial}" +
+    ".hc-button{position:fixed;bottom:20px;" + (left ? "left" : "right") + ":20px;" +
+    "width:58px;height:58px;border-radius:50%;border:0;cursor:pointer;" +
+    "background:var(--accent);color:#fff;box-shadow:0 6px 20px rgba(0,0,0,.25);" +
+    "display:flex;align-items:center;justify-content:center;z-index:2147483000;padding:0}" +
+    ".hc-button:focus-visible{outline:3px solid #fff;outline-offset:-6px}" +
+    ".hc-button svg{width:28px;height:28px;fill:currentColor}" +
+    ".hc-panel{position:fixed;bottom:90px;" + (left ? "left" : "right") + ":20px;" +
+    "width:min(390px,calc(100vw - 24px));height:min(620px,calc(100vh - 110px));" +
+    "border-radius:14px;overflow:hidden;background:#fff;z-index:2147483000;" +
+    "box-shadow:0 12px 40px rgba(0,0,0,.3);display:none}" +
+    ".hc-panel.open{display:block}" +
+    ".hc-panel iframe{border:0;width:100%;height:100%;display:block}" +
+    "@media (max-width:480px){.hc-panel{left:0;right:0;bottom:0;top:0;width:100vw;" +
+    "height:100vh;border-radius:0}.hc-panel.open~.hc-button{bottom:auto;top:10px;" +
+    "width:40px;height:40px}}";
+  var CHAT =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 ' +
+    '2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 ' +
+    '0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
+  var CLOSE =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6' +
+    ' 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z"/></svg>';
+
+  function mount() {
+    var host = document.createElement("div");
+    host.id = "hinge-coach-widget";
+    var root = host.attachShadow({ mode: "open" });
+    try {
+      // Constructed style sheets also work on pages whose CSP forbids inline <style>.
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      var style = document.createElement("style");
+      style.textContent = CSS;
+      root.appendChild(style);
+    }
+    host.style.setProperty("--accent", accent);
+
+    var panel = document.createElement("div");
+    panel.className = "hc-panel";
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", name + " chat");
+    var button = document.createElement("button");
+    button.className = "hc-button";
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.setAttribute("aria-expanded", "false");
+    button.title = label;
+    button.innerHTML = CHAT; // a constant, never page or server data
+    root.appendChild(panel);
+    root.appendChild(button);
+
+    function toggle(open) {
+      if (open && !panel.firstChild) {
+        // The chat loads on first open only, so the gym's page pays nothing until then.
+        var frame = document.createElement("iframe");
+        frame.title = name + " chat";
+        frame.src = new URL("embed?accent=" + encodeURIComponent(accent), base).toString();
+        frame.setAttribute("allow", "clipboard-write");
+        panel.appendChild(frame);
+      }
+      panel.classList.toggle("open", open);
+      button.setAttribute("aria-expanded", String(open));
+      button.setAttribute("aria-label", open ? "Close chat" : label);
+      button.innerHTML = open ? CLOSE : CHAT;
+    }
+    button.addEventListener("click", function () {
+      toggle(!panel.classList.contains("open"));
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && panel.classList.contains("open")) toggle(false);
+    });
+    document.body.appendChild(host);
+    if (data.open === "true") toggle(true);
+  }
+
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
