@@ -736,7 +736,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         CORSMiddleware,
         allow_origins=list(policy.allowed),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
+        allow_headers=["*"],  # Gradio's client sends its own headers (web component)
         expose_headers=["X-Answer-Id", "Retry-After"],
         allow_credentials=True,
         max_age=600,

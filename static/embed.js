@@ -92,17 +92,34 @@
     return box;
   }
 
+  // A thumb icon drawn as SVG: emoji fonts are not everywhere.
+  var THUMB =
+    "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 " +
+    "7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z";
+  function thumb(down) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    if (down) svg.setAttribute("transform", "rotate(180)");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", THUMB);
+    svg.appendChild(path);
+    return svg;
+  }
+
   function ratingRow(answerId) {
     var row = el("div", "hc-rate");
     var label = el("span", "", "Was this helpful?");
     row.appendChild(label);
     [
-      ["up", "👍", "Helpful"],
-      ["down", "👎", "Not helpful"],
+      ["up", "Helpful"],
+      ["down", "Not helpful"],
     ].forEach(function (spec) {
-      var b = el("button", "hc-rate-" + spec[0], spec[1]);
+      var b = el("button", "hc-rate-" + spec[0]);
+      b.appendChild(thumb(spec[0] === "down"));
       b.type = "button";
-      b.setAttribute("aria-label", spec[2]);
+      b.setAttribute("aria-label", spec[1]);
       b.setAttribute("aria-pressed", "false");
       b.addEventListener("click", function () {
         rate(answerId, spec[0], row, label);
@@ -131,19 +148,20 @@
   }
 
   var counter = 0;
-  function showAnswer(data, answerId) {
+  function showAnswer(data, answerId, question) {
     var cid = "hc-a" + ++counter;
     var node = addMessage("hc-bot");
     node.appendChild(answerParagraphs(data.answer, cid));
     if (data.citations && data.citations.length) node.appendChild(sourcesList(data.citations, cid));
     if (answerId) node.appendChild(ratingRow(answerId));
-    scrollDown();
+    // Show the question and the start of its answer, not the end of the sources.
+    log.scrollTop = question.offsetTop - 8;
   }
 
   function ask(question) {
     question = question.trim();
     if (!question) return;
-    addMessage("hc-user", question);
+    var mine = addMessage("hc-user", question);
     var waiting = addMessage("hc-bot hc-thinking", "Looking in the articles…");
     send.disabled = true;
     var body = { question: question, history: asked.slice(-10) };
@@ -164,7 +182,7 @@
           return;
         }
         asked.push(question);
-        showAnswer(res.data, res.id);
+        showAnswer(res.data, res.id, mine);
       })
       .catch(function () {
         waiting.remove();

@@ -1,0 +1,201 @@
+"""The HTTP API and embedding routes of the served site, through the real app (no server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+import app
+from retrieval.feedback import FeedbackStore
+from tests.test_cli import check_contract, run
+
+GYM = "https://www.irongym.example"
+
+
+def make_site(assistant, tmp_path, **env):
+    settings = app.Settings.from_env(
+        {
+            "HINGECOACH_ALLOWED_ORIGINS": GYM,
+            "HINGECOACH_GYM_NAME": "Iron <Oak> Barbell",
+            "HINGECOACH_ACCENT": "#c2410c",
+            "HINGECOACH_RATE_LIMIT": "1000/minute",
+            **env,
+        }
+    )
+    settings.db = tmp_path / "questions.sqlite3"
+    store = FeedbackStore(settings.db)
+    return TestClient(
+        app.create_site(assistant, settings, store), base_url="http://coach.test"
+    ), store
+
+
+@pytest.fixture(scope="module")
+def site(assistant, tmp_path_factory):
+    return make_site(assistant, tmp_path_factory.mktemp("site"))
+
+
+def test_ask_returns_exactly_the_cli_json(site, assistant, real_index_dir):
+    client, store = site
+    question = "why do I feel this in my quads?"
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200
+    assert response.json() == assistant.ask(question, k=3).to_json()
+    _, out = run(["ask", question, "--json", "--index", str(real_index_dir)])
+    assert response.json() == json.loads(out)
+    check_contract(response.json())
+    token = response.headers["x-answer-id"]
+    logged = [q for q in store.questions() if q.token == token]
+    assert logged and logged[0].answered and logged[0].channel == "api"
+
+
+def test_follow_up_uses_history_and_abstains_off_topic(site):
+    client, _ = site
+    follow = client.post(
+        "/api/ask", json={"question": "and my feet?", "history": ["how much should my knees bend"]}
+    ).json()
+    assert any("mid-foot" in c["passage"] for c in follow["citations"])
+    off = client.post("/api/ask", json={"question": "What should I eat before a workout?"})
+    assert off.status_code == 200 and off.json()["abstained"] is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"json": {}}, 422, "invalid request: question: Field required."),
+        ({"json": {"question": "  "}}, 400, "the question is empty"),
+        ({"json": {"question": "x" * 1001}}, 400, "the question is too long"),
+        (
+            {"json": {"question": "hi", "history": "hi"}},
+            422,
+            "history: Input should be a valid list",
+        ),
+        ({"json": {"question": "hi", "history": ["a"] * 11}}, 422, "history: List should have"),
+        ({"json": {"question": "hi", "k": 9}}, 422, "k: Extra inputs are not permitted"),
+        ({"json": {"question": 5}}, 422, "question: Input should be a valid string"),
+        ({"json": ["hi"]}, 422, "invalid request"),
+        ({"content": b"{oops", "headers": {"content-type": "application/json"}}, 422, "JSON"),
+        ({"content": b"question=hi", "headers": {"content-type": "text/plain"}}, 422, "invalid"),
+        ({"json": {"question": "x" * 40_000}}, 413, "larger than 32,768 bytes"),
+    ],
+)
+def test_bad_requests_get_a_4xx_json_error(site, kwargs, status, message):
+    client, _ = site
+    response = client.post("/api/ask", **kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert message in response.json()["error"]
+
+
+def test_unknown_api_routes_and_methods_are_json_errors(site):
+    client, _ = site
+    assert client.get("/api/ask").json() == {"error": "use POST for /api/ask."}
+    assert client.get("/api/ask").status_code == 405
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and "see /docs" in missing.json()["error"]
+
+
+def test_health_and_openapi(site):
+    client, _ = site
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["articles"] == 2 and health["passages"] > 2
+    assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    schema = client.get("/openapi.json").json()
+    ask = schema["paths"]["/api/ask"]["post"]
+    assert set(schema["paths"]) == {"/api/ask", "/api/feedback", "/api/health"}
+    assert "429" in ask["responses"] and "200" in ask["responses"]
+    docs = client.get("/docs").text
+    assert "/docs-static/swagger-ui-bundle.js" in docs and "cdn." not in docs
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_origins_cors_and_frame_ancestors(site):
+    client, _ = site
+    ok = client.post("/api/ask", json={"question": "what is a hip hinge"}, headers={"Origin": GYM})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == GYM
+    assert "X-Answer-Id" in ok.headers["access-control-expose-headers"]
+    evil = client.post(
+        "/api/ask", json={"question": "hi"}, headers={"Origin": "https://evil.example"}
+    )
+    assert evil.status_code == 403
+    assert evil.json() == {"error": "the origin https://evil.example may not use this assistant."}
+    assert "access-control-allow-origin" not in evil.headers
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    assert client.options("/api/ask", headers=preflight).status_code == 400
+    same = client.post(
+        "/api/ask",
+        json={"question": "what is a hip hinge"},
+        headers={"Origin": "http://coach.test"},
+    )
+    assert same.status_code == 200
+    for path in ("/", "/embed", "/api/health"):
+        policies = client.get(path).headers.get_list("content-security-policy")
+        assert f"frame-ancestors 'self' {GYM}" in policies
+
+
+def test_rate_limit_answers_429_json(assistant, tmp_path):
+    client, _ = make_site(assistant, tmp_path, HINGECOACH_RATE_LIMIT="2/minute")
+    codes = [client.post("/api/ask", json={"question": "what is a hip hinge"}).status_code]
+    codes.append(client.post("/api/ask", json={"question": "and my knees?"}).status_code)
+    refused = client.post("/api/ask", json={"question": "and my back?"}, headers={"Origin": GYM})
+    assert codes == [200, 200] and refused.status_code == 429
+    assert refused.json()["error"].startswith("too many questions from your address (limit 2")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["access-control-allow-origin"] == GYM  # an allowed page can read it
+    chat = client.post("/gradio_api/queue/join", json={})
+    assert chat.status_code == 429  # the Gradio chat spends the same budget
+    assert client.get("/api/health").status_code == 200  # reads are not counted
+
+
+def test_feedback_rates_a_logged_answer(site):
+    client, store = site
+    token = client.post("/api/ask", json={"question": "how should my knees be"}).headers[
+        "x-answer-id"
+    ]
+    rated = client.post("/api/feedback", json={"id": token, "rating": "down"})
+    assert rated.status_code == 200 and rated.json() == {"id": token, "rating": "down"}
+    assert [q.rating for q in store.questions() if q.token == token] == ["down"]
+    unknown = client.post("/api/feedback", json={"id": "nope", "rating": "up"})
+    assert unknown.status_code == 404 and "no answer has that id" in unknown.json()["error"]
+    bad = client.post("/api/feedback", json={"id": token, "rating": "meh"})
+    assert bad.status_code == 422
+
+
+def test_embed_page_is_branded_escaped_and_locked_down(site):
+    client, _ = site
+    page = client.get("/embed?accent=%23123abc")
+    assert page.status_code == 200
+    assert "Iron &lt;Oak&gt; Barbell" in page.text and "Iron <Oak>" not in page.text
+    config = json.loads(page.text.split('id="hc-config">')[1].split("</script>")[0])
+    assert config["name"] == "Iron <Oak> Barbell" and config["accent"] == "#123abc"
+    assert config["examples"] == app.EXAMPLES
+    policies = " ".join(page.headers.get_list("content-security-policy"))
+    assert "script-src 'self'" in policies and "default-src 'none'" in policies
+    injected = client.get("/embed?accent=red;}body{display:none")
+    assert '"accent": "#c2410c"' in injected.text  # not a colour: the site's own accent
+    assert client.get("/embed.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/embed.css").headers["content-type"].startswith("text/css")
+
+
+def test_widget_script_carries_the_branding(site):
+    client, _ = site
+    script = client.get("/widget.js")
+    assert script.status_code == 200
+    assert '{"name": "Iron <Oak> Barbell", "accent": "#c2410c"}' in script.text
+    assert "/*CONFIG*/" not in script.text
+
+
+def test_demo_page_points_its_snippet_at_this_server(site):
+    client, _ = site
+    page = client.get("/demo").text
+    assert '<script src="http://coach.test/widget.js" data-position="bottom-right"' in page
+
+
+def test_gradio_chat_and_its_component_script_are_served(site):
+    client, _ = site
+    assert client.get("/").status_code == 200
+    assert client.get("/gradio.js").text.startswith('import("./assets/')
+    private = client.get(f"/gradio_api/file={app.ROOT / 'pyproject.toml'}")
+    assert private.status_code in (403, 404)

@@ -1,0 +1,105 @@
+"""Site settings (file, env) and the Gradio chat's question log and thumbs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+import app
+from retrieval.errors import HingeCoachError
+from retrieval.feedback import FeedbackStore
+
+
+def test_site_settings_come_from_a_file_then_the_environment(tmp_path):
+    path = tmp_path / "gym.toml"
+    path.write_text(
+        'gym_name = "Iron Oak"\naccent = "#c2410c"\nwelcome = "Hi!"\n'
+        'examples = ["What is a hinge?"]\nallowed_origins = ["https://Iron-Oak.example/"]\n'
+        'rate_limit = "5/minute"\nmax_body_bytes = 4096\ndb = "/tmp/x.sqlite3"\n'
+    )
+    settings = app.Settings.from_env(
+        {"HINGECOACH_SETTINGS": str(path), "HINGECOACH_ACCENT": "#123456"}
+    )
+    assert settings.gym_name == "Iron Oak" and settings.accent == "#123456"  # env wins
+    assert settings.examples == ["What is a hinge?"] and settings.welcome == "Hi!"
+    assert settings.allowed_origins == ["https://iron-oak.example"]
+    assert settings.rate_limit == "5/minute" and settings.max_body_bytes == 4096
+    assert str(settings.db) == "/tmp/x.sqlite3"
+    env = app.Settings.from_env(
+        {
+            "HINGECOACH_EXAMPLES": "a? | b?",
+            "HINGECOACH_ALLOWED_ORIGINS": "https://a.example, http://b.example:8080",
+        }
+    )
+    assert env.examples == ["a?", "b?"]
+    assert env.allowed_origins == ["https://a.example", "http://b.example:8080"]
+    assert app.Settings.from_env({}).allowed_origins == []  # same-origin only by default
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HINGECOACH_ACCENT": "red"}, "accent must be a colour like #2f6f4f"),
+        ({"HINGECOACH_ALLOWED_ORIGINS": "iron-oak.example"}, "is not an origin"),
+        ({"HINGECOACH_RATE_LIMIT": "lots"}, "rate limit 'lots' is not valid"),
+        ({"HINGECOACH_MAX_BODY_BYTES": "big"}, "must be a whole number"),
+        ({"HINGECOACH_SETTINGS": "/nonexistent/gym.toml"}, "cannot read the settings file"),
+    ],
+)
+def test_bad_site_settings_are_one_clear_error(env, message):
+    with pytest.raises(HingeCoachError, match=message):
+        app.Settings.from_env(env)
+
+
+def test_settings_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("gym_name = \n")
+    with pytest.raises(HingeCoachError, match="not valid TOML"):
+        app.Settings.from_env({"HINGECOACH_SETTINGS": str(bad)})
+    bad.write_text('colour = "#fff"\n')
+    with pytest.raises(HingeCoachError, match="unknown setting"):
+        app.Settings.from_env({"HINGECOACH_SETTINGS": str(bad)})
+    bad.write_text("examples = 3\n")
+    with pytest.raises(HingeCoachError, match="examples must be a list"):
+        app.Settings.from_env({"HINGECOACH_SETTINGS": str(bad)})
+
+
+def test_serve_refuses_bad_settings_in_one_line(tmp_path):
+    from tests.test_cli import cli
+
+    result = cli("serve", "--port", "1", env={"PATH": "/usr/bin:/bin", "HINGECOACH_ACCENT": "x"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "hingecoach: error: accent must be a colour like #2f6f4f, not 'x'."
+    )
+
+
+def visitor(host):
+    return SimpleNamespace(client=SimpleNamespace(host=host))
+
+
+def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
+    store = FeedbackStore(tmp_path / "log.sqlite3")
+    respond = app.make_responder(assistant, app.Settings(), store)
+    final = list(respond("how much should my knees bend", [], visitor("192.0.2.1")))[-1]
+    list(respond("What should I eat before a workout?", [], visitor("192.0.2.1")))
+    logged = store.questions()
+    assert [(q.question, q.answered, q.channel) for q in logged] == [
+        ("how much should my knees bend", True, "chat"),
+        ("What should I eat before a workout?", False, "chat"),
+    ]
+    history = [
+        {"role": "user", "content": "how much should my knees bend"},
+        {"role": "assistant", "content": final},
+    ]
+    rate = app.make_rater(store)
+    rate(SimpleNamespace(index=1, liked=False), history, visitor("192.0.2.1"))
+    assert store.questions(rating="down")[0].question == "how much should my knees bend"
+    rate(SimpleNamespace(index=1, liked=True), history, visitor("192.0.2.1"))
+    assert store.totals().up == 1 and store.totals().down == 0
+
+
+def test_create_app_wires_thumbs_when_logging(assistant, tmp_path):
+    demo = app.create_app(assistant, app.Settings(), FeedbackStore(tmp_path / "log.sqlite3"))
+    assert any(d.targets and d.targets[0][1] == "like" for d in demo.fns.values())
