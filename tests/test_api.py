@@ -199,3 +199,46 @@ def test_gradio_chat_and_its_component_script_are_served(site):
     assert client.get("/gradio.js").text.startswith('import("./assets/')
     private = client.get(f"/gradio_api/file={app.ROOT / 'pyproject.toml'}")
     assert private.status_code in (403, 404)
+
+
+def test_report_after_a_session_groups_the_gaps(assistant, tmp_path):
+    client, store = make_site(assistant, tmp_path)
+    session = [
+        ("What should I eat before a workout?", "198.51.100.1"),
+        ("what should i eat before a workout", "198.51.100.2"),
+        ("pre-workout meal ideas", "198.51.100.3"),
+        ("Is creatine safe?", "198.51.100.1"),
+        ("should I take creatine", "198.51.100.4"),
+        ("why do I feel this in my quads?", "198.51.100.2"),
+    ]
+    for question, address in session:
+        result = assistant.ask(question)
+        assert result.abstained == ("quads" not in question)  # the gaps are real gaps
+        store.log(result, "api", address)
+    disliked = client.post("/api/ask", json={"question": "how much should my knees bend"})
+    client.post("/api/feedback", json={"id": disliked.headers["x-answer-id"], "rating": "down"})
+    code, out = run(["report", "--db", str(store.path)])
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        "7 question(s) from 5 visitor(s): 2 answered, 5 unanswered (71%); "
+        "thumbs up 0, thumbs down 1."
+    )
+    gaps = lines[lines.index("Coverage gaps (unanswered questions, grouped by similarity):") + 1 :]
+    assert gaps[0] == "     3×  What should I eat before a workout?  [3 visitor(s)]"
+    assert gaps[1] == "         also: pre-workout meal ideas"
+    assert "     2×  Is creatine safe?  [2 visitor(s)]" in gaps
+    assert "     1×  how much should my knees bend" in lines
+    as_json = json.loads(run(["report", "--db", str(store.path), "--json"])[1])
+    assert [g["count"] for g in as_json["gaps"]] == [3, 2]
+
+
+def test_report_without_a_log_is_one_clear_line(tmp_path):
+    from tests.test_cli import cli
+
+    result = cli("report", "--db", str(tmp_path / "none.sqlite3"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"hingecoach: error: no question log at {tmp_path / 'none.sqlite3'}; "
+        "it is written while `hingecoach serve` runs."
+    )
