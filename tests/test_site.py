@@ -103,3 +103,9 @@ def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
 def test_create_app_wires_thumbs_when_logging(assistant, tmp_path):
     demo = app.create_app(assistant, app.Settings(), FeedbackStore(tmp_path / "log.sqlite3"))
     assert any(d.targets and d.targets[0][1] == "like" for d in demo.fns.values())
+
+
+def test_the_example_settings_file_is_valid():
+    settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(app.ROOT / "gym.example.toml")})
+    assert settings.gym_name == "Iron Oak Barbell Club" and settings.accent == "#c2410c"
+    assert len(settings.allowed_origins) == 2 and len(settings.examples) == 3
