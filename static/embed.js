@@ -52,8 +52,10 @@
     return out;
   }
 
+  // Paragraph and list breaks of the article stay (the blockquote shows them), so list
+  // items don't run together; other runs of spaces fold.
   function flat(text) {
-    return text.replace(/\s+/g, " ");
+    return text.replace(/[ \t]*\n\s*/g, "\n").replace(/[ \t]+/g, " ");
   }
 
   function quoteInContext(citation) {
