@@ -243,9 +243,10 @@ def llm_options(settings: Settings) -> dict[str, Any]:
 
 
 def load_embedder(settings: Settings) -> Any:
-    from retrieval.embedder import MiniLMEmbedder
+    # ONNX Runtime, exported once from the bundled weights: no torch on the query path.
+    from retrieval.embedder import load_embedder as make_embedder
 
-    return MiniLMEmbedder(threads=settings.threads)
+    return make_embedder(threads=settings.threads)
 
 
 def run_ingest(settings: Settings, embedder: Any = None, progress: bool = True) -> list[str]:

@@ -13,9 +13,16 @@ from tqdm import tqdm
 from ingest.chunk import TARGET_TOKENS, Piece, chunk_blocks, embed_text
 from ingest.clean import Block, clean, clean_html, html_title
 from ingest.load import Skipped, SourceFile, load_corpus
-from retrieval.embedder import MODEL_PACKAGE, Embedder
+from retrieval.embedder import MODEL_PACKAGE, Embedder, vector_space
 from retrieval.errors import CorpusError
-from retrieval.index import SentenceRecord, write_index
+from retrieval.index import (
+    DIGEST_BYTES,
+    EXACT_MAX,
+    SentenceRecord,
+    VectorCache,
+    text_digest,
+    write_index,
+)
 from retrieval.records import Chunk, Document
 from retrieval.text import sentence_spans
 from retrieval.tokens import DEFAULT_ENCODING
@@ -33,11 +40,14 @@ class IngestSummary:
     skipped: list[Skipped] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    embedded: int = 0  # texts run through the model in this build
+    reused: int = 0  # texts whose vectors came from the previous index or an identical text
 
     def lines(self) -> list[str]:
         out = [
             f"indexed {self.files} file(s): {self.chunks} chunks, {self.sentences} sentences "
-            f"in {self.seconds:.1f}s"
+            f"in {self.seconds:.1f}s",
+            f"embedded {self.embedded} new text(s); reused {self.reused} (unchanged or repeated)",
         ]
         if self.dropped:
             parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items()))
@@ -89,9 +99,20 @@ def parse_file(
 
 
 def build_index(
-    corpus: Path, index_dir: Path, embedder: Embedder, root: Path, progress: bool = True
+    corpus: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    root: Path,
+    progress: bool = True,
+    incremental: bool = True,
+    exact_max: int = EXACT_MAX,
 ) -> IngestSummary:
-    """Ingest every usable file of `corpus` into a fresh index at `index_dir`."""
+    """Ingest every usable file of `corpus` into a fresh index at `index_dir`.
+
+    With `incremental`, text whose vectors the current index at `index_dir` already
+    holds (same model, same vector space, same text) is not embedded again, so
+    editing one article re-embeds only that article's changed passages and sentences.
+    """
     began = time.perf_counter()
     files, skipped = load_corpus(corpus, root)
     summary = IngestSummary(skipped=list(skipped))
@@ -107,13 +128,24 @@ def build_index(
         raise CorpusError(f"no usable articles in {corpus} (.txt, .md or .html); index unchanged.")
 
     documents, chunks, sentences, chunk_inputs = _records(parsed)
-    vectors = _embed_with_progress(embedder, chunk_inputs + [s.text for s in sentences], progress)
+    cache = (
+        VectorCache.from_index(
+            index_dir, embedder.model_id, embedder.dimension, vector_space(embedder)
+        )
+        if incremental
+        else None
+    )
+    inputs = chunk_inputs + [s.text for s in sentences]
+    vectors, digests, summary.embedded = _vectors(embedder, inputs, cache, progress)
+    summary.reused = len(inputs) - summary.embedded
     chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
     meta = {
         "model": {
             "id": embedder.model_id,
             "dimension": embedder.dimension,
             "package": MODEL_PACKAGE,
+            "vectors": vector_space(embedder),
+            "backend": getattr(embedder, "backend", type(embedder).__name__),
         },
         "chunker": {
             "target_tokens": TARGET_TOKENS,
@@ -125,11 +157,44 @@ def build_index(
     }
     texts = [item.text for item in parsed]
     write_index(
-        index_dir, meta, documents, chunks, sentences, chunk_vectors, sentence_vectors, texts
+        index_dir,
+        meta,
+        documents,
+        chunks,
+        sentences,
+        chunk_vectors,
+        sentence_vectors,
+        texts,
+        hashes=digests,
+        exact_max=exact_max,
     )
     summary.files, summary.chunks, summary.sentences = len(documents), len(chunks), len(sentences)
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _vectors(
+    embedder: Embedder, texts: list[str], cache: VectorCache | None, progress: bool
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vectors for texts, embedding each distinct new text once; also their digests.
+
+    Returns the vectors, the digests and how many texts were embedded.
+    """
+    keys = [text_digest(t) for t in texts]
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    pending: dict[bytes, list[int]] = {}
+    for row, key in enumerate(keys):
+        known = cache.get(key) if cache is not None else None
+        if known is not None:
+            vectors[row] = known
+        else:
+            pending.setdefault(key, []).append(row)
+    firsts = [rows[0] for rows in pending.values()]
+    fresh = _embed_with_progress(embedder, [texts[i] for i in firsts], progress)
+    for rows, vector in zip(pending.values(), fresh, strict=True):
+        vectors[rows] = vector
+    digests = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), DIGEST_BYTES)
+    return vectors, digests, len(firsts)
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import resolve
-from retrieval.index import Index
+from retrieval.index import Index, per_index
 from retrieval.records import Answer, Citation
 from retrieval.search import Hit, search
 from retrieval.text import stems
@@ -190,6 +190,7 @@ def _extend(index: Index, sentence_id: int) -> tuple[int, int]:
     return start, end
 
 
+@per_index
 def abstention(index: Index) -> str:
     """A helpful refusal that says what the articles do cover."""
     titles = {d.title for d in index.documents}

@@ -1,24 +1,40 @@
 """The on-disk index: a directory that describes itself, written atomically.
 
 index/
-  meta.json        format version, model id and dimension, chunker settings, source hashes
-  records.json     documents, chunks (heading, offsets, passage) and sentences (offsets, text)
-  texts.json       each document's full text, so quotes are sliced, never reconstructed
-  chunks.faiss     one L2-normalised vector per chunk (inner product = cosine)
-  sentences.npy    one L2-normalised vector per sentence, for quote selection
-  bm25/            the lexical index over chunk stems (bm25s)
+  meta.json              format version, model (id, dimension, vector space), chunker
+                         settings, source hashes, counts, the vector index kind and its recall
+  documents.*            one JSON record per article          (strings table)
+  texts.*                each article's full text, exactly as decoded from its file
+  headings.*, passages.* each chunk's heading and passage text
+  sentence_texts.*       each sentence's text
+  chunks.npy             per chunk: doc_id, start, end, first sentence, end sentence (int64)
+  sentences.npy          per sentence: chunk_id, start, end (int64)
+  chunk_vectors.npy      one L2-normalised vector per chunk (exact; inner product = cosine)
+  sentence_vectors.npy   one L2-normalised vector per sentence, for quote selection
+  hashes.npy             a digest of every embedded text (chunks, then sentences): rebuilds
+                         reuse the vectors of unchanged text instead of embedding it again
+  chunks.faiss           the search structure over chunk vectors: exact (flat) for small
+                         corpora, HNSW beyond EXACT_MAX chunks
+  bm25/                  the lexical index over chunk stems (bm25s), memory-mapped
+
+Strings tables are `<name>.bin` (UTF-8, back to back) and `<name>.offsets.npy`. Every
+array and table is memory-mapped on load, so a request reads only the records it
+touches and the corpus is never turned into Python objects wholesale.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bm25s
 import faiss
@@ -31,9 +47,17 @@ from retrieval.errors import (
     IndexMissingError,
 )
 from retrieval.records import Chunk, Document, as_dict
+from retrieval.tables import Records, StringTable, write_strings
 from retrieval.text import stems
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+VECTORS_DEFAULT = "fp32"  # the vector space of an embedder that does not name one
+EXACT_MAX = 8192  # chunks searched exactly; beyond, an HNSW graph (flat scans grow linearly)
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # >= the candidate depth search asks for
+RECALL_SAMPLE = 200
+DIGEST_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -46,19 +70,19 @@ class SentenceRecord:
     text: str
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity, so per-index results can be memoised
 class Index:
-    """Everything search needs, in memory."""
+    """Everything search needs; records are read from mapped files on access."""
 
     meta: dict[str, Any]
-    documents: list[Document]
-    chunks: list[Chunk]
-    sentences: list[SentenceRecord]
+    documents: Sequence[Document]
+    chunks: Sequence[Chunk]
+    sentences: Sequence[SentenceRecord]
     chunk_vectors: faiss.Index
     sentence_vectors: np.ndarray
     bm25: bm25s.BM25
-    chunk_sentences: list[list[int]]  # sentence ids per chunk, in order
-    texts: list[str]  # document text by doc_id, exactly as decoded from the file
+    chunk_sentences: Sequence[list[int]]  # sentence ids per chunk, in order
+    texts: Sequence[str]  # document text by doc_id, exactly as decoded from the file
 
     def document(self, chunk: Chunk) -> Document:
         return self.documents[chunk.doc_id]
@@ -68,16 +92,88 @@ class Index:
         return self.texts[doc_id][start:end]
 
 
+R = TypeVar("R")
+
+
+def per_index(function: Callable[[Index], R]) -> Callable[[Index], R]:
+    """Memoise a function of the whole index (e.g. a summary of every heading) per index.
+
+    Such a function walks every record; an index never changes once loaded, so it
+    runs once per loaded index instead of once per request. Entries go with the index.
+    """
+    results: weakref.WeakKeyDictionary[Index, R] = weakref.WeakKeyDictionary()
+
+    def memoised(index: Index) -> R:
+        if index not in results:
+            results[index] = function(index)
+        return results[index]
+
+    memoised.__doc__ = function.__doc__
+    memoised.__name__ = function.__name__
+    return memoised
+
+
 def _hint(directory: Path) -> str:
     return f"{REBUILD_HINT} --index {directory}"
 
 
-def build_bm25(chunks: list[Chunk], documents: list[Document]) -> bm25s.BM25:
+def text_digest(text: str) -> bytes:
+    """The key under which an embedded text's vector is kept for reuse."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=DIGEST_BYTES).digest()
+
+
+def build_bm25(chunks: Sequence[Chunk], documents: Sequence[Document]) -> bm25s.BM25:
     """BM25 over each chunk's stems, heading and title included."""
     retriever = bm25s.BM25()
     corpus = [stems(f"{documents[c.doc_id].title} {c.heading} {c.text}") or [""] for c in chunks]
     retriever.index(corpus, show_progress=False)
     return retriever
+
+
+def build_vector_index(
+    vectors: np.ndarray, exact_max: int = EXACT_MAX
+) -> tuple[faiss.Index, dict[str, Any]]:
+    """Exact search up to `exact_max` vectors, an HNSW graph beyond; with its description."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) <= exact_max:
+        flat = faiss.IndexFlatIP(vectors.shape[1])
+        flat.add(vectors)
+        return flat, {"kind": "flat", "exact_max": exact_max}
+    graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.hnsw.efSearch = HNSW_EF_SEARCH
+    graph.add(vectors)
+    info = {
+        "kind": "hnsw",
+        "exact_max": exact_max,
+        "m": HNSW_M,
+        "ef_construction": HNSW_EF_CONSTRUCTION,
+        "ef_search": HNSW_EF_SEARCH,
+    }
+    return graph, info
+
+
+def recall_at_k(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    """Share of the exact top-k that `index` also returns, averaged over the queries."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    k = min(k, len(vectors))
+    if k == 0 or len(queries) == 0:
+        return 1.0
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, k)
+    _, found = index.search(queries, k)
+    hits = [len(set(t.tolist()) & set(f.tolist())) for t, f in zip(truth, found, strict=True)]
+    return float(np.mean(hits)) / k
+
+
+def _recall_queries(sentence_vectors: np.ndarray, chunk_vectors: np.ndarray) -> np.ndarray:
+    """A fixed sample of sentence vectors: short texts, like questions, off the chunk points."""
+    pool = sentence_vectors if len(sentence_vectors) else chunk_vectors
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(pool), size=min(RECALL_SAMPLE, len(pool)), replace=False)
+    return np.asarray(pool[np.sort(picked)], dtype=np.float32)
 
 
 def write_index(
@@ -89,6 +185,8 @@ def write_index(
     chunk_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     texts: list[str],
+    hashes: np.ndarray | None = None,
+    exact_max: int = EXACT_MAX,
 ) -> None:
     """Write a complete index next to `directory`, then swap it in with renames.
 
@@ -100,19 +198,12 @@ def write_index(
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-new-", dir=directory.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared read-only
     try:
-        flat = faiss.IndexFlatIP(chunk_vectors.shape[1])
-        flat.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-        faiss.write_index(flat, str(staging / "chunks.faiss"))
-        np.save(staging / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        ann = _write_vectors(staging, chunk_vectors, sentence_vectors, exact_max)
+        if hashes is not None:
+            np.save(staging / "hashes.npy", np.asarray(hashes, dtype=np.uint8))
         build_bm25(chunks, documents).save(str(staging / "bm25"), show_progress=False)
-        records = {
-            "documents": [as_dict(d) for d in documents],
-            "chunks": [as_dict(c) for c in chunks],
-            "sentences": [[s.chunk_id, s.start, s.end, s.text] for s in sentences],
-        }
-        (staging / "records.json").write_text(json.dumps(records, ensure_ascii=False), "utf-8")
-        (staging / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), "utf-8")
-        full_meta = {**meta, "format_version": FORMAT_VERSION, "created": time.time()}
+        _write_records(staging, documents, chunks, sentences, texts)
+        full_meta = {**meta, "ann": ann, "format_version": FORMAT_VERSION, "created": time.time()}
         # meta.json last: an index directory without it is never considered complete.
         (staging / "meta.json").write_text(json.dumps(full_meta, indent=2), "utf-8")
         _swap_in(staging, directory)
@@ -121,11 +212,50 @@ def write_index(
         raise
 
 
+def _write_vectors(
+    staging: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, exact_max: int
+) -> dict[str, Any]:
+    chunk_vectors = np.ascontiguousarray(chunk_vectors, dtype=np.float32)
+    sentence_vectors = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
+    np.save(staging / "chunk_vectors.npy", chunk_vectors)
+    np.save(staging / "sentence_vectors.npy", sentence_vectors)
+    searcher, ann = build_vector_index(chunk_vectors, exact_max)
+    if ann["kind"] != "flat":
+        queries = _recall_queries(sentence_vectors, chunk_vectors)
+        ann["recall_at_10"] = round(recall_at_k(searcher, chunk_vectors, queries), 4)
+    faiss.write_index(searcher, str(staging / "chunks.faiss"))
+    return ann
+
+
+def _write_records(
+    staging: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    sentences: list[SentenceRecord],
+    texts: list[str],
+) -> None:
+    write_strings(staging / "documents", (json.dumps(as_dict(d)) for d in documents))
+    write_strings(staging / "texts", texts)
+    write_strings(staging / "headings", (c.heading for c in chunks))
+    write_strings(staging / "passages", (c.text for c in chunks))
+    write_strings(staging / "sentence_texts", (s.text for s in sentences))
+    owners = np.array([s.chunk_id for s in sentences], dtype=np.int64)
+    if np.any(np.diff(owners) < 0):
+        raise ValueError("sentences must be grouped by chunk, in chunk order")
+    ids = np.arange(len(chunks))
+    first, last = np.searchsorted(owners, ids, "left"), np.searchsorted(owners, ids, "right")
+    table = np.array([[c.doc_id, c.start, c.end] for c in chunks], dtype=np.int64).reshape(-1, 3)
+    np.save(staging / "chunks.npy", np.column_stack([table, first, last]))
+    spans = [[s.chunk_id, s.start, s.end] for s in sentences]
+    np.save(staging / "sentences.npy", np.array(spans, dtype=np.int64).reshape(-1, 3))
+
+
 def _swap_in(staging: Path, directory: Path) -> None:
     old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
     if directory.exists():
         os.replace(directory, old)
     os.replace(staging, directory)
+    # A server still reading the old files keeps them: mapped files outlive their unlinking.
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -147,8 +277,14 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def check_compatible(meta: dict[str, Any], directory: Path, model_id: str, dimension: int) -> None:
-    """Refuse an index built with another format or model."""
+def check_compatible(
+    meta: dict[str, Any],
+    directory: Path,
+    model_id: str,
+    dimension: int,
+    vectors: str = VECTORS_DEFAULT,
+) -> None:
+    """Refuse an index built with another format, model or vector space."""
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index at {directory} has format {meta.get('format_version')!r}, this version reads "
@@ -160,41 +296,132 @@ def check_compatible(meta: dict[str, Any], directory: Path, model_id: str, dimen
             f"index at {directory} was built with {model.get('id')} ({model.get('dimension')} "
             f"dimensions), but the running model is {model_id} ({dimension}); {_hint(directory)}"
         )
+    if model.get("vectors", VECTORS_DEFAULT) != vectors:
+        raise IndexMismatchError(
+            f"index at {directory} holds {model.get('vectors')!r} vectors of {model_id}, but the "
+            f"running embedder ({model.get('backend', 'unknown backend')} built the index) "
+            f"produces {vectors!r} vectors; {_hint(directory)}"
+        )
 
 
-def load_index(directory: Path, model_id: str, dimension: int) -> Index:
+def load_index(
+    directory: Path, model_id: str, dimension: int, vectors: str = VECTORS_DEFAULT
+) -> Index:
     """Load and validate an index; every failure is a one-line HingeCoachError."""
     directory = Path(directory)
     meta = read_meta(directory)
-    check_compatible(meta, directory, model_id, dimension)
+    check_compatible(meta, directory, model_id, dimension, vectors)
     try:
-        records = json.loads((directory / "records.json").read_text("utf-8"))
-        documents = [Document(**d) for d in records["documents"]]
-        chunks = [Chunk(**c) for c in records["chunks"]]
-        sentences = [
-            SentenceRecord(int(a), int(b), int(c), str(t)) for a, b, c, t in records["sentences"]
-        ]
-        chunk_vectors = faiss.read_index(str(directory / "chunks.faiss"))
-        sentence_vectors = np.load(directory / "sentences.npy", allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
-        texts = [str(t) for t in json.loads((directory / "texts.json").read_text("utf-8"))]
+        index = _open(directory, meta)
     except Exception as exc:  # any unreadable part means the same thing to a user
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         raise IndexCorruptError(
             f"index at {directory} is damaged ({reason}); {_hint(directory)}"
         ) from exc
-    if (
-        chunk_vectors.ntotal != len(chunks)
-        or chunk_vectors.d != dimension
-        or sentence_vectors.shape != (len(sentences), dimension)
-        or any(c.doc_id >= len(documents) for c in chunks)
-        or any(s.chunk_id >= len(chunks) for s in sentences)
-        or len(texts) != len(documents)
-    ):
+    if not _consistent(index, directory, dimension):
         raise IndexCorruptError(f"index at {directory} is inconsistent; {_hint(directory)}")
-    by_chunk: list[list[int]] = [[] for _ in chunks]
-    for i, sentence in enumerate(sentences):
-        by_chunk[sentence.chunk_id].append(i)
+    return index
+
+
+def _mapped(path: Path) -> np.ndarray:
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def _open(directory: Path, meta: dict[str, Any]) -> Index:
+    documents = StringTable(directory / "documents")
+    texts = StringTable(directory / "texts")
+    headings = StringTable(directory / "headings")
+    passages = StringTable(directory / "passages")
+    sentence_texts = StringTable(directory / "sentence_texts")
+    chunk_rows = _mapped(directory / "chunks.npy")
+    sentence_rows = _mapped(directory / "sentences.npy")
+    sentence_vectors = _mapped(directory / "sentence_vectors.npy")
+    searcher = faiss.read_index(str(directory / "chunks.faiss"))
+    if isinstance(searcher, faiss.IndexHNSW):
+        searcher.hnsw.efSearch = int((meta.get("ann") or {}).get("ef_search", HNSW_EF_SEARCH))
+    bm25 = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
+    if chunk_rows.shape[1:] != (5,) or sentence_rows.shape[1:] != (3,):
+        raise ValueError("malformed record arrays")
+
+    def chunk(i: int) -> Chunk:
+        doc_id, start, end, _, _ = chunk_rows[i].tolist()
+        return Chunk(i, doc_id, headings[i], start, end, passages[i])
+
+    def sentence(i: int) -> SentenceRecord:
+        chunk_id, start, end = sentence_rows[i].tolist()
+        return SentenceRecord(chunk_id, start, end, sentence_texts[i])
+
+    def chunk_sentences(i: int) -> list[int]:
+        first, last = chunk_rows[i, 3:5].tolist()
+        return list(range(first, last))
+
     return Index(
-        meta, documents, chunks, sentences, chunk_vectors, sentence_vectors, bm25, by_chunk, texts
+        meta=meta,
+        documents=Records(len(documents), lambda i: Document(**json.loads(documents[i]))),
+        chunks=Records(len(chunk_rows), chunk),
+        sentences=Records(len(sentence_rows), sentence),
+        chunk_vectors=searcher,
+        sentence_vectors=sentence_vectors,
+        bm25=bm25,
+        chunk_sentences=Records(len(chunk_rows), chunk_sentences),
+        texts=texts,
     )
+
+
+def _consistent(index: Index, directory: Path, dimension: int) -> bool:
+    """Cheap whole-array checks that every cross-reference points somewhere."""
+    chunk_rows = _mapped(directory / "chunks.npy")
+    sentence_rows = _mapped(directory / "sentences.npy")
+    n_docs, n_chunks, n_sentences = len(index.documents), len(chunk_rows), len(sentence_rows)
+    return (
+        index.chunk_vectors.ntotal == n_chunks
+        and index.chunk_vectors.d == dimension
+        and index.sentence_vectors.shape == (n_sentences, dimension)
+        and len(index.texts) == n_docs
+        and len(StringTable(directory / "passages")) == n_chunks
+        and len(StringTable(directory / "sentence_texts")) == n_sentences
+        and (n_chunks == 0 or int(chunk_rows[:, 0].max()) < n_docs)
+        and (n_chunks == 0 or int(chunk_rows[:, 4].max()) <= n_sentences)
+        and (n_sentences == 0 or int(sentence_rows[:, 0].max()) < n_chunks)
+    )
+
+
+class VectorCache:
+    """Vectors of a previous index by text digest, so a rebuild embeds only new text."""
+
+    def __init__(self, digests: np.ndarray, vectors: list[np.ndarray]) -> None:
+        self._rows = {bytes(d): i for i, d in enumerate(digests)}
+        self._vectors = vectors
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, digest: bytes) -> np.ndarray | None:
+        row = self._rows.get(digest)
+        if row is None:
+            return None
+        first = self._vectors[0]
+        return first[row] if row < len(first) else self._vectors[1][row - len(first)]
+
+    @classmethod
+    def from_index(
+        cls, directory: Path, model_id: str, dimension: int, vectors: str = VECTORS_DEFAULT
+    ) -> VectorCache | None:
+        """The cache of an existing compatible index, or None (no index, another model, damage)."""
+        try:
+            meta = read_meta(Path(directory))
+            check_compatible(meta, Path(directory), model_id, dimension, vectors)
+            digests = _mapped(Path(directory) / "hashes.npy")
+            parts = [
+                _mapped(Path(directory) / "chunk_vectors.npy"),
+                _mapped(Path(directory) / "sentence_vectors.npy"),
+            ]
+        except Exception:  # nothing to reuse is not an error: everything gets embedded
+            return None
+        if (
+            digests.shape != (len(parts[0]) + len(parts[1]), DIGEST_BYTES)
+            or parts[0].shape[1:] != (dimension,)
+            or parts[1].shape[1:] != (dimension,)
+        ):
+            return None
+        return cls(digests, parts)

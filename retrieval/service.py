@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.answer import AnswerSettings, answer
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, vector_space
 from retrieval.index import Index, load_index
 from retrieval.records import Answer
 
@@ -34,7 +34,9 @@ class Assistant:
         self.llm = llm  # None: extractive answers only
         self.written = written
         self._lock = threading.Lock()
-        self._index: Index = load_index(self.index_dir, embedder.model_id, embedder.dimension)
+        self._index: Index = load_index(
+            self.index_dir, embedder.model_id, embedder.dimension, vector_space(embedder)
+        )
         self._slots: threading.BoundedSemaphore | None = None
 
     def limit_concurrency(self, answers: int) -> None:
@@ -51,7 +53,12 @@ class Assistant:
 
     def reload(self) -> None:
         """Swap in the index now on disk; on failure the current one stays in use."""
-        fresh = load_index(self.index_dir, self.embedder.model_id, self.embedder.dimension)
+        fresh = load_index(
+            self.index_dir,
+            self.embedder.model_id,
+            self.embedder.dimension,
+            vector_space(self.embedder),
+        )
         with self._lock:
             self._index = fresh
 

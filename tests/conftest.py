@@ -48,9 +48,10 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from retrieval.embedder import MiniLMEmbedder
+    """The embedder the product runs: the bundled model through ONNX Runtime."""
+    from retrieval.embedder import load_embedder
 
-    return MiniLMEmbedder(threads=2)
+    return load_embedder(threads=1)
 
 
 @pytest.fixture(scope="session")

