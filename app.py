@@ -76,7 +76,7 @@ class Settings:
     max_chat_body_bytes: int = 1024 * 1024  # the Gradio chat posts the whole conversation
     db: Path = ROOT / "data" / "questions.sqlite3"  # question and feedback log
     # Answers computed at once across chat and API: one per core of a 2-core server, each
-    # on one torch thread (see `threads`); more would only make every answer slower.
+    # on one inference thread (see `threads`); more would only make every answer slower.
     answer_slots: int = 2
 
     @classmethod
@@ -780,7 +780,7 @@ def serve(settings: Settings) -> None:
     #   memory, and the model is loaded once; a second worker would split chats across
     #   processes and double the memory without adding cores;
     # - answers run in threads (FastAPI's pool for the API, Gradio's for the chat), at most
-    #   answer_slots (2) at once, each with one torch thread (HINGECOACH_THREADS=1): two
+    #   answer_slots (2) at once, each with one inference thread (HINGECOACH_THREADS=1): two
     #   answers on two cores; further requests wait their turn instead of slowing everyone;
     # - limit_concurrency: past 200 open connections (each chat page holds an event stream)
     #   new ones get 503 at once rather than piling up;

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -42,6 +43,7 @@ class IngestSummary:
     seconds: float = 0.0
     embedded: int = 0  # texts run through the model in this build
     reused: int = 0  # texts whose vectors came from the previous index or an identical text
+    search: dict[str, Any] = field(default_factory=dict)  # the vector index chosen (meta "ann")
 
     def lines(self) -> list[str]:
         out = [
@@ -49,6 +51,11 @@ class IngestSummary:
             f"in {self.seconds:.1f}s",
             f"embedded {self.embedded} new text(s); reused {self.reused} (unchanged or repeated)",
         ]
+        if self.search.get("kind") == "hnsw":
+            out.append(
+                f"vector search: HNSW graph (over {self.search['exact_max']} chunks), recall@10 "
+                f"{self.search['recall_at_10']:.3f} against exact search"
+            )
         if self.dropped:
             parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items()))
             out.append(f"boilerplate blocks removed: {parts}")
@@ -156,7 +163,7 @@ def build_index(
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
     }
     texts = [item.text for item in parsed]
-    write_index(
+    written = write_index(
         index_dir,
         meta,
         documents,
@@ -168,6 +175,7 @@ def build_index(
         hashes=digests,
         exact_max=exact_max,
     )
+    summary.search = written["ann"]
     summary.files, summary.chunks, summary.sentences = len(documents), len(chunks), len(sentences)
     summary.seconds = time.perf_counter() - began
     return summary

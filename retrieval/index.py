@@ -187,8 +187,8 @@ def write_index(
     texts: list[str],
     hashes: np.ndarray | None = None,
     exact_max: int = EXACT_MAX,
-) -> None:
-    """Write a complete index next to `directory`, then swap it in with renames.
+) -> dict[str, Any]:
+    """Write a complete index next to `directory`, then swap it in with renames; its meta.
 
     Readers see either the old index or the new one, never a half-written one;
     if anything fails, the previous index is left untouched.
@@ -210,6 +210,7 @@ def write_index(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return full_meta
 
 
 def _write_vectors(
@@ -324,7 +325,8 @@ def load_index(
 
 
 def _mapped(path: Path) -> np.ndarray:
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    """A read-only array backed by the file (a plain ndarray view: np.memmap indexing is slow)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
 
 def _open(directory: Path, meta: dict[str, Any]) -> Index:

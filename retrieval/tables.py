@@ -37,7 +37,10 @@ class StringTable(Sequence[str]):
     """The strings written by `write_strings`, decoded one at a time on access."""
 
     def __init__(self, stem: Path) -> None:
-        self._offsets = np.load(stem.with_suffix(".offsets.npy"), mmap_mode="r", allow_pickle=False)
+        # A plain ndarray view of the mapping: np.memmap's per-access bookkeeping is slow.
+        self._offsets = np.load(
+            stem.with_suffix(".offsets.npy"), mmap_mode="r", allow_pickle=False
+        ).view(np.ndarray)
         if self._offsets.ndim != 1 or len(self._offsets) == 0:
             raise ValueError(f"{stem.name}: malformed offsets")
         path = stem.with_suffix(".bin")
@@ -66,7 +69,7 @@ class StringTable(Sequence[str]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        start, end = int(self._offsets[i]), int(self._offsets[i + 1])
+        start, end = self._offsets[i : i + 2].tolist()
         return self._blob[start:end].decode("utf-8")
 
 
