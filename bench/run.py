@@ -58,7 +58,7 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False"}
 
 
-def line(*cells: Any, widths: tuple[int, ...] = (34, 9, 9, 9, 9, 10, 10, 12)) -> str:
+def line(*cells: Any, widths: tuple[int, ...] = (20, 9, 7, 9, 9, 8, 9, 11, 12)) -> str:
     out: list[str] = []
     for cell, width in zip(cells, widths, strict=False):
         text = f"{cell:.1f}" if isinstance(cell, float) else str(cell)
@@ -150,6 +150,7 @@ def report_ingest(corpora: list[Corpus]) -> None:
             "embedded",
             "seconds",
             "chunks/s",
+            "embedded/s",
             "peak RSS MB",
         )
     )
@@ -164,6 +165,7 @@ def report_ingest(corpora: list[Corpus]) -> None:
                 f["embedded"],
                 f["seconds"],
                 f["chunks"] / f["seconds"],
+                f["embedded"] / f["seconds"],
                 f["peak_rss_mb"],
             )
             + f"   built {f.get('built', '?')}"
