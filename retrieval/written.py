@@ -18,7 +18,7 @@ from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.followup import resolve
-from retrieval.index import Index
+from retrieval.index import Index, per_index
 from retrieval.llm import ChatModel, Passage, build_prompt
 from retrieval.records import Answer, AnswerSentence, Citation
 from retrieval.search import search
@@ -128,7 +128,7 @@ def retrieve_passages(
     text = clean_question(question)
     query = resolve(text, [clean_question(h) for h in history if h.strip()][-3:])
     hits = search(index, embedder.encode([query])[0], query, k=depth)
-    by_start = {(index.documents[c.doc_id].source, c.start): c.chunk_id for c in index.chunks}
+    by_start = _chunk_by_start(index)
     first = [by_start.get((c.source, c.passage_start)) for c in extractive.citations]
     order = list(dict.fromkeys([i for i in first if i is not None] + [h.chunk_id for h in hits]))
     passages: list[Passage] = []
@@ -137,6 +137,12 @@ def retrieve_passages(
         title = index.documents[chunk.doc_id].title
         passages.append(Passage(len(passages) + 1, chunk_id, title, chunk.heading, chunk.text))
     return passages
+
+
+@per_index
+def _chunk_by_start(index: Index) -> dict[tuple[str, int], int]:
+    """Chunk id by (source, passage start): built once per loaded index, not per question."""
+    return {(index.documents[c.doc_id].source, c.start): c.chunk_id for c in index.chunks}
 
 
 class Checker:
