@@ -134,7 +134,7 @@ async def run_sequential(
     async with httpx.AsyncClient(timeout=60.0) as client:
         endpoint = endpoint or await detect(client, base)
         result = LoadResult(endpoint)
-        for question in questions[:3]:  # warm the server's connection and caches of its own
+        for question in questions:  # one pass first: the connection, the index pages
             await ask_once(client, base, endpoint, question)
         began = time.perf_counter()
         for _ in range(rounds):

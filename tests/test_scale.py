@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -164,3 +165,23 @@ def test_many_clients_at_once_get_answers_without_errors(real_index_dir, tmp_pat
         result = asyncio.run(run_load(url, clients=8, seconds=3, endpoint=endpoint))
     assert result.errors == []
     assert len(result.latencies) >= 8
+
+
+def test_the_benchmark_runs_and_reports_every_target(tmp_path):
+    # The documented command, at its smallest: real corpus only, one round, a short load.
+    args = ["--sizes", "real", "--rounds", "1", "--cold-runs", "1", "--http-seconds", "2"]
+    args += ["--clients", "4", "--work", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for section in ("== Ingest", "== Warm latency in-process", "== Cold start", "== HTTP"):
+        assert section in out
+    targets = out.split("== Targets")[1].strip().splitlines()[1:]
+    assert len(targets) >= 5 and all(t.startswith(("met", "MISSED")) for t in targets)
+    assert "via /api/ask" in out and "errors 0" in out
