@@ -125,7 +125,12 @@ def _swap_in(staging: Path, directory: Path) -> None:
     old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
     if directory.exists():
         os.replace(directory, old)
-    os.replace(staging, directory)
+    try:
+        os.replace(staging, directory)
+    except BaseException:
+        if old.exists() and not directory.exists():
+            os.replace(old, directory)  # the previous index goes back where readers look
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
