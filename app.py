@@ -56,6 +56,7 @@ class Settings:
     threads: int = 1
     host: str = "127.0.0.1"
     port: int = 7860
+    rebuild_bad_index: bool = False  # serve: rebuild a damaged or foreign index instead of refusing
     examples: list[str] = field(default_factory=lambda: list(EXAMPLES))
     # An OpenAI-compatible chat endpoint writes the answers when set; off by default.
     llm_base_url: str | None = None
@@ -92,6 +93,8 @@ class Settings:
             threads=int(env.get("HINGECOACH_THREADS", base.threads)),
             host=env.get("HINGECOACH_HOST", base.host),
             port=int(env.get("HINGECOACH_PORT", base.port)),
+            rebuild_bad_index=env.get("HINGECOACH_REBUILD_BAD_INDEX", "").lower()
+            in ("1", "true", "yes"),
             **llm_env(env),
         )
         apply_site_settings(settings, env)
@@ -258,14 +261,21 @@ def run_ingest(settings: Settings, embedder: Any = None, progress: bool = True) 
 
 
 def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assistant:
-    """Load the index (building it first when asked and missing) with the model."""
-    from retrieval.index import read_meta
+    """Load the index with the model; build it first when missing (if asked) or bad (if configured).
+
+    A damaged or foreign index is refused with a one-line error before the model loads,
+    unless settings.rebuild_bad_index says to rebuild it from the corpus.
+    """
+    from retrieval.index import verify_files
     from retrieval.service import Assistant
 
     try:
-        read_meta(settings.index)  # fail fast, before the model loads
+        verify_files(settings.index)  # fail fast, before the model loads
     except IndexMissingError:
         if not build_if_missing:
+            raise
+    except (IndexCorruptError, IndexMismatchError):
+        if not settings.rebuild_bad_index:
             raise
     embedder = load_embedder(settings)
     try:
@@ -273,12 +283,15 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
     except IndexMissingError:
         if not build_if_missing:
             raise
-        print(
-            f"no index at {settings.index}; building it from {settings.corpus} ...", file=sys.stderr
-        )
-        for line in run_ingest(settings, embedder):
-            print(line, file=sys.stderr)
-        return Assistant(settings.index, embedder, **llm_options(settings))
+        why = f"no index at {settings.index}"
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        if not settings.rebuild_bad_index:
+            raise
+        why = str(exc).split("; rebuild it with")[0]
+    print(f"{why}; building it from {settings.corpus} ...", file=sys.stderr)
+    for line in run_ingest(settings, embedder):
+        print(line, file=sys.stderr)
+    return Assistant(settings.index, embedder, **llm_options(settings))
 
 
 # ---------------------------------------------------------------- formatting
@@ -841,6 +854,13 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port (default 7860)")
     srv.add_argument("--index", type=Path, help=index_help)
+    srv.add_argument("--corpus", type=Path, help="corpus to build a missing index from")
+    srv.add_argument(
+        "--rebuild-bad-index",
+        action="store_true",
+        default=None,
+        help="rebuild a damaged index, or one built with another model, instead of refusing",
+    )
     add_llm_flags(srv)
     srv.add_argument("--settings", type=Path, help="site settings file (TOML): branding, limits")
     srv.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
@@ -881,7 +901,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "settings", None):
         env["HINGECOACH_SETTINGS"] = str(args.settings)
     settings = Settings.from_env(env)
-    for name in ("corpus", "index", "k", "host", "port", "db", *LLM_OPTIONS):
+    for name in ("corpus", "index", "k", "host", "port", "db", "rebuild_bad_index", *LLM_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
@@ -964,6 +984,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The reader went away (e.g. `| head`); not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    except OSError as exc:  # disk full, permission denied, port in use: still one line
+        print(f"hingecoach: error: {exc}", file=sys.stderr)
+        code = 1
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("HINGECOACH_DEBUG"):
+            raise
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        print(
+            f"hingecoach: error: unexpected failure ({reason}); "
+            "run again with HINGECOACH_DEBUG=1 for the details",
+            file=sys.stderr,
+        )
+        code = 1
     sys.exit(code)
 
 

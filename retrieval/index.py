@@ -11,6 +11,7 @@ index/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -112,7 +113,12 @@ def write_index(
         }
         (staging / "records.json").write_text(json.dumps(records, ensure_ascii=False), "utf-8")
         (staging / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), "utf-8")
-        full_meta = {**meta, "format_version": FORMAT_VERSION, "created": time.time()}
+        full_meta = {
+            **meta,
+            "format_version": FORMAT_VERSION,
+            "created": time.time(),
+            "files": file_checksums(staging),  # bit rot or a partial copy is caught at load
+        }
         # meta.json last: an index directory without it is never considered complete.
         (staging / "meta.json").write_text(json.dumps(full_meta, indent=2), "utf-8")
         _swap_in(staging, directory)
@@ -152,6 +158,45 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
+def file_checksums(directory: Path) -> dict[str, str]:
+    """sha256 of every index file but meta.json, by path relative to the directory."""
+    out = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "meta.json"):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out[path.relative_to(directory).as_posix()] = digest.hexdigest()
+    return out
+
+
+def verify_files(directory: Path, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """meta.json, after checking every file it lists against its checksum; one-line errors."""
+    meta = read_meta(directory) if meta is None else meta
+    expected = meta.get("files")
+    if expected is None:  # written before checksums were recorded
+        return meta
+    try:
+        actual = file_checksums(directory)
+    except OSError as exc:
+        raise IndexCorruptError(
+            f"index at {directory} is unreadable ({exc.strerror or exc}); {_hint(directory)}"
+        ) from exc
+    if not isinstance(expected, dict):
+        raise IndexCorruptError(
+            f"index at {directory} has a malformed meta.json; {_hint(directory)}"
+        )
+    for name in sorted(expected):
+        if name not in actual:
+            raise IndexCorruptError(f"index at {directory} is missing {name}; {_hint(directory)}")
+        if actual[name] != expected[name]:
+            raise IndexCorruptError(
+                f"index at {directory} is damaged ({name} does not match its checksum); "
+                f"{_hint(directory)}"
+            )
+    return meta
+
+
 def check_compatible(meta: dict[str, Any], directory: Path, model_id: str, dimension: int) -> None:
     """Refuse an index built with another format or model."""
     if meta.get("format_version") != FORMAT_VERSION:
@@ -159,7 +204,8 @@ def check_compatible(meta: dict[str, Any], directory: Path, model_id: str, dimen
             f"index at {directory} has format {meta.get('format_version')!r}, this version reads "
             f"format {FORMAT_VERSION}; {_hint(directory)}"
         )
-    model = meta.get("model") or {}
+    model = meta.get("model")
+    model = model if isinstance(model, dict) else {}
     if model.get("id") != model_id or model.get("dimension") != dimension:
         raise IndexMismatchError(
             f"index at {directory} was built with {model.get('id')} ({model.get('dimension')} "
@@ -172,6 +218,7 @@ def load_index(directory: Path, model_id: str, dimension: int) -> Index:
     directory = Path(directory)
     meta = read_meta(directory)
     check_compatible(meta, directory, model_id, dimension)
+    verify_files(directory, meta)
     try:
         records = json.loads((directory / "records.json").read_text("utf-8"))
         documents = [Document(**d) for d in records["documents"]]
