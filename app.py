@@ -311,54 +311,84 @@ def format_text(result: Answer) -> str:
     return "\n".join(lines)
 
 
+def plain_html(text: str) -> str:
+    """Text that shows as itself inside an HTML block: escaped, line breaks as <br>.
+
+    Inside an HTML block Markdown is not parsed, so nothing in the text becomes a tag,
+    a link, an image or math: corpus files and visitors' questions are never live HTML.
+    """
+    return re.sub(r"[ \t]*\r?\n\s*", "<br>", html.escape(text, quote=False))
+
+
+def paragraphs(text: str) -> str:
+    """Plain text as HTML paragraphs, one per blank-line-separated block."""
+    parts = [part for part in re.split(r"\r?\n[ \t]*\r?\n", text.strip()) if part.strip()]
+    return "\n".join(f"<p>{plain_html(part)}</p>" for part in parts)
+
+
 def quote_in_context(citation: Citation, context: int = 240) -> str:
     """HTML: the quote highlighted inside a window of its passage, everything escaped."""
     passage = citation.passage
     at = passage.find(citation.quote)
     if at < 0:
-        return f"<mark>{html.escape(citation.quote)}</mark>"
+        return f"<mark>{plain_html(citation.quote)}</mark>"
     before = passage[max(0, at - context) : at]
     after = passage[at + len(citation.quote) : at + len(citation.quote) + context]
     lead = "…" if at > context else ""
     tail = "…" if at + len(citation.quote) + context < len(passage) else ""
-
-    def flat(text: str) -> str:
-        # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
-        return re.sub(r"[ \t]*\n\s*", "<br>", html.escape(text))
-
-    return f"{lead}{flat(before)}<mark>{flat(citation.quote)}</mark>{flat(after)}{tail}"
+    # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
+    quote = plain_html(citation.quote)
+    return f"{lead}{plain_html(before)}<mark>{quote}</mark>{plain_html(after)}{tail}"
 
 
 def format_markdown(result: Answer) -> str:
-    """An answer for the chat: the reply, then each source with its quote in context."""
+    """An answer for the chat: the reply, then each source with its quote in context.
+
+    Written as HTML blocks with every piece of text escaped (see plain_html).
+    """
     parts = [answer_html(result)]
     if result.citations:
-        parts.append("**Sources**")
+        parts.append("<p><strong>Sources</strong></p>")
         for c in result.citations:
-            heading = f" — *{html.escape(c.heading)}*" if c.heading and c.heading != c.title else ""
-            parts.append(
-                f"**[{c.n}] {html.escape(c.title)}**{heading}  \n"
-                f"<small>{html.escape(c.source)}, characters {c.start}–{c.end}</small>\n\n"
-                f"> {quote_in_context(c)}"
+            heading = (
+                f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
             )
-    return "\n\n".join(parts)
+            parts.append(
+                f"<p><strong>[{c.n}] {plain_html(c.title)}</strong>{heading}<br>"
+                f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
+                f"<blockquote>{quote_in_context(c)}</blockquote>"
+            )
+    return "\n".join(parts)
+
+
+def show_as_text(text: str) -> str:
+    """A visitor's message as chat HTML that displays exactly the characters typed."""
+    return "<p>" + html.escape(text, quote=False).replace("\n", "<br>") + "</p>"
+
+
+def typed_text(shown: str) -> str:
+    """The characters a visitor typed, back from show_as_text (other text is returned as is)."""
+    if shown.startswith("<p>") and shown.endswith("</p>"):
+        return html.unescape(shown[3:-4].replace("<br>", "\n"))
+    return shown
 
 
 def answer_html(result: Answer) -> str:
-    """The reply itself: a model-written one sentence by sentence, unsupported ones flagged."""
+    """The reply itself as HTML paragraphs: a model-written one sentence by sentence,
+    unsupported ones flagged. Every piece of text is escaped (see plain_html)."""
     if result.mode != "llm":
-        body = html.escape(result.answer, quote=False)
-        return f"<em>{html.escape(result.fallback)}</em>\n\n{body}" if result.fallback else body
+        body = paragraphs(result.answer)
+        return f"<p><em>{plain_html(result.fallback)}</em></p>\n{body}" if result.fallback else body
     out = []
     for s in result.sentences:
-        text = html.escape(s.text, quote=False)
+        text = plain_html(s.text)
         if s.supported:
             out.append(text + "".join(f" [{n}]" for n in s.citations))
         else:
-            why = html.escape(s.reason or "the cited passage does not say this")
+            why = plain_html(s.reason or "the cited passage does not say this")
             out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
-    body = " ".join(out)
-    return f"{body}\n\n{html.escape(result.notice, quote=False)}" if result.notice else body
+    body = f"<p>{' '.join(out)}</p>" if out else ""
+    return f"{body}\n{paragraphs(result.notice)}" if result.notice else body
 
 
 def stream_answer(
@@ -371,7 +401,11 @@ def stream_answer(
     for item in assistant.ask_stream(message, user_turns(history), k=settings.k):
         if isinstance(item, Draft):
             written = answer_html(item.answer)
-            yield f"{written} …" if written else "<em>Writing an answer from the articles…</em>"
+            yield (
+                f"{written}\n<p>…</p>"
+                if written
+                else "<p><em>Writing an answer from the articles…</em></p>"
+            )
         else:
             final = item
     assert final is not None
@@ -407,17 +441,17 @@ def make_responder(
         try:
             result = yield from stream_answer(assistant, message, history, settings)
         except HingeCoachError as exc:
-            yield f"Sorry, {html.escape(str(exc), quote=False)}"
+            yield paragraphs(f"Sorry, {exc}")
             return
         if store is not None:
             store.log(result, "chat", _client_host(request))
         if result.mode == "llm":
             yield format_markdown(result)
             return
-        words = html.escape(result.answer, quote=False).split(" ")
+        words = result.answer.split(" ")
         step = max(1, len(words) // 8)
         for end in range(step, len(words), step):
-            yield " ".join(words[:end])
+            yield paragraphs(" ".join(words[:end]))
         yield format_markdown(result)
 
     return respond
@@ -456,6 +490,44 @@ def make_rater(store: FeedbackStore) -> Callable[..., None]:
     return rate
 
 
+def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
+    """A gr.Chatbot that shows visitors' messages as plain text, never as Markdown or HTML.
+
+    Gradio renders every message as Markdown with HTML; a typed `![x](https://...)` would
+    load an outside image. Visitors' messages go to the page through show_as_text and
+    come back through typed_text, so the handler always sees exactly what was typed.
+    (The methods are replaced on the instance: a Component subclass makes Gradio write
+    a .pyi stub next to this file.)
+    """
+    import gradio as gr
+    from gradio.components.chatbot import TextMessage
+
+    chatbot = gr.Chatbot(**kwargs)
+    to_page, from_page = chatbot.postprocess, chatbot.preprocess
+
+    def postprocess(value: Any) -> Any:
+        data = to_page(value)
+        for message in data.root:
+            if message.role == "user":
+                for item in message.content:
+                    if isinstance(item, TextMessage):
+                        item.text = show_as_text(item.text)
+        return data
+
+    def preprocess(payload: Any) -> Any:
+        messages: list[Any] = from_page(payload)
+        for message in messages:
+            if message.get("role") == "user":
+                for item in message.get("content") or []:
+                    if isinstance(item, dict) and item.get("type") == "text":
+                        item["text"] = typed_text(str(item.get("text", "")))
+        return messages
+
+    chatbot.postprocess = postprocess  # type: ignore[method-assign]
+    chatbot.preprocess = preprocess  # type: ignore[method-assign]
+    return chatbot
+
+
 def create_app(
     assistant: Assistant, settings: Settings | None = None, store: FeedbackStore | None = None
 ) -> gr.Blocks:
@@ -471,8 +543,13 @@ def create_app(
             f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
             "coaching articles, with the exact passages they come from."
         )
-        chatbot = gr.Chatbot(
-            height=560, sanitize_html=True, placeholder=settings.welcome, label="Chat"
+        chatbot = plain_user_chatbot(
+            height=560,
+            sanitize_html=True,
+            latex_delimiters=[],  # no math: "$$" in an article or a question stays text
+            buttons=["copy", "copy_all"],  # no "share" to Hugging Face
+            placeholder=settings.welcome,
+            label="Chat",
         )
         gr.ChatInterface(
             fn=respond,
