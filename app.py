@@ -288,9 +288,9 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
         if not settings.rebuild_bad_index:
             raise
         why = str(exc).split("; rebuild it with")[0]
-    print(f"{why}; building it from {settings.corpus} ...", file=sys.stderr)
+    print(terminal(f"{why}; building it from {settings.corpus} ..."), file=sys.stderr)
     for line in run_ingest(settings, embedder):
-        print(line, file=sys.stderr)
+        print(terminal(line), file=sys.stderr)
     return Assistant(settings.index, embedder, **llm_options(settings))
 
 
@@ -317,13 +317,28 @@ def plain_html(text: str) -> str:
     Inside an HTML block Markdown is not parsed, so nothing in the text becomes a tag,
     a link, an image or math: corpus files and visitors' questions are never live HTML.
     """
-    return re.sub(r"[ \t]*\r?\n\s*", "<br>", html.escape(text, quote=False))
+    return re.sub(r"[ \t]*(?:\r\n?|\n)\s*", "<br>", html.escape(text, quote=False))
 
 
 def paragraphs(text: str) -> str:
     """Plain text as HTML paragraphs, one per blank-line-separated block."""
-    parts = [part for part in re.split(r"\r?\n[ \t]*\r?\n", text.strip()) if part.strip()]
-    return "\n".join(f"<p>{plain_html(part)}</p>" for part in parts)
+    parts = [p for p in re.split(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)", text) if p.strip()]
+    return "\n".join(f"<p>{plain_html(part.strip())}</p>" for part in parts)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(text: str) -> str:
+    """Text safe to print: control characters from articles, file names or errors (an
+    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON Lines record: U+2028, U+2029 and NEL escaped too, as line splitters see breaks."""
+    text = json.dumps(record, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
 
 
 def quote_in_context(citation: Citation, context: int = 240) -> str:
@@ -358,12 +373,14 @@ def format_markdown(result: Answer) -> str:
                 f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
                 f"<blockquote>{quote_in_context(c)}</blockquote>"
             )
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
 def show_as_text(text: str) -> str:
     """A visitor's message as chat HTML that displays exactly the characters typed."""
-    return "<p>" + html.escape(text, quote=False).replace("\n", "<br>") + "</p>"
+    # A lone \r would end the HTML block for the Markdown parser; as &#13; it is only a character.
+    escaped = html.escape(text, quote=False).replace("\r", "&#13;").replace("\n", "<br>")
+    return f"<p>{escaped}</p>"
 
 
 def typed_text(shown: str) -> str:
@@ -377,8 +394,8 @@ def answer_html(result: Answer) -> str:
     """The reply itself as HTML paragraphs: a model-written one sentence by sentence,
     unsupported ones flagged. Every piece of text is escaped (see plain_html)."""
     if result.mode != "llm":
-        body = paragraphs(result.answer)
-        return f"<p><em>{plain_html(result.fallback)}</em></p>\n{body}" if result.fallback else body
+        lead = f"<p><em>{plain_html(result.fallback)}</em></p>" if result.fallback else ""
+        return "\n".join(part for part in (lead, paragraphs(result.answer)) if part)
     out = []
     for s in result.sentences:
         text = plain_html(s.text)
@@ -388,7 +405,7 @@ def answer_html(result: Answer) -> str:
             why = plain_html(s.reason or "the cited passage does not say this")
             out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
     body = f"<p>{' '.join(out)}</p>" if out else ""
-    return f"{body}\n{paragraphs(result.notice)}" if result.notice else body
+    return "\n".join(part for part in (body, paragraphs(result.notice or "")) if part)
 
 
 def stream_answer(
@@ -1016,7 +1033,7 @@ def ask_stream(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> int:
         except HingeCoachError as exc:
             failures += 1
             record = {"question": line, "error": str(exc)}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json_line(record) + "\n")
         out.flush()
     return 1 if failures else 0
 
@@ -1028,7 +1045,7 @@ def run(
     settings = settings_from_args(args)
     if args.command == "ingest":
         for line in run_ingest(settings):
-            print(line, file=stdout)
+            print(terminal(line), file=stdout)
         return 0
     if args.command == "serve":
         serve(settings)
@@ -1041,10 +1058,7 @@ def run(
             raise HingeCoachError("reading questions from stdin needs --json.")
         return ask_stream(assistant, stdin, stdout, settings.k)
     result = assistant.ask(args.question, k=settings.k)
-    print(
-        json.dumps(result.to_json(), ensure_ascii=False) if args.json else format_text(result),
-        file=stdout,
-    )
+    print(json_line(result.to_json()) if args.json else terminal(format_text(result)), file=stdout)
     return 0
 
 
@@ -1053,7 +1067,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = run(argv)
     except HingeCoachError as exc:
-        print(f"hingecoach: error: {exc}", file=sys.stderr)
+        print(terminal(f"hingecoach: error: {exc}"), file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         code = 130
@@ -1062,15 +1076,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except OSError as exc:  # disk full, permission denied, port in use: still one line
-        print(f"hingecoach: error: {exc}", file=sys.stderr)
+        print(terminal(f"hingecoach: error: {exc}"), file=sys.stderr)
         code = 1
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("HINGECOACH_DEBUG"):
             raise
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         print(
-            f"hingecoach: error: unexpected failure ({reason}); "
-            "run again with HINGECOACH_DEBUG=1 for the details",
+            terminal(
+                f"hingecoach: error: unexpected failure ({reason}); "
+                "run again with HINGECOACH_DEBUG=1 for the details"
+            ),
             file=sys.stderr,
         )
         code = 1

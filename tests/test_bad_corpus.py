@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -292,3 +293,33 @@ def test_a_bad_articles_json_fails_in_one_line_and_keeps_the_index(
     (corpus / "articles.json").write_text(json.dumps(["a", "list"]), "utf-8")
     with pytest.raises(CorpusError, match="must map file names"):
         build_index(corpus, good_index, fake_embedder, tmp_path, progress=False)
+
+
+def test_control_characters_from_files_never_reach_the_terminal(
+    tmp_path, fake_embedder, monkeypatch
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "clear\x1b[2J.pdf").write_bytes(b"%PDF")  # its name is printed as skipped
+    (corpus / "escapes.txt").write_text(
+        "Escape Hinge\n\nHinge drills: push the hips back \x1b]0;pwned\x07 and keep the shins "
+        "vertical \x1b[31mwhile the knees stay soft\x1b[0m during every hinge rep.\n\n"
+        + "Brace the trunk, breathe out at the top and reset between reps. "
+        * 10,
+        "utf-8",
+    )
+    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    index = str(tmp_path / "index")
+    out = io.StringIO()
+    assert app.run(["ingest", "--corpus", str(corpus), "--index", index], stdout=out) == 0
+    assert "\x1b" not in out.getvalue() and "clear\\x1b[2J.pdf" in out.getvalue()
+    out = io.StringIO()
+    question = "push the hips back and keep the shins vertical while the knees stay soft"
+    assert app.run(["ask", question, "--index", index], stdout=out) == 0
+    assert "Escape Hinge" in out.getvalue()
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert "\\x1b[31m" in out.getvalue()  # shown, not obeyed
+    out = io.StringIO()
+    assert app.run(["ask", question, "--json", "--index", index], stdout=out) == 0
+    quote = json.loads(out.getvalue())["citations"][0]["quote"]
+    assert "\x1b[31m" in quote  # JSON keeps the verbatim quote, escaped by JSON itself
