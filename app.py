@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from retrieval.feedback import FeedbackStore
+    from retrieval.guard import RateLimiter
     from retrieval.service import Assistant
 
 ROOT = Path(__file__).resolve().parent
@@ -447,14 +448,25 @@ def user_turns(history: Sequence[Any]) -> list[str]:
 
 
 def make_responder(
-    assistant: Assistant, settings: Settings, store: FeedbackStore | None = None
+    assistant: Assistant,
+    settings: Settings,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Callable[..., Iterator[str]]:
     """The chat handler: one library call, then the reply streamed and its sources.
 
-    With a store, each question is logged (with a pseudonym of the client's address).
+    With a store, each question is logged (with a pseudonym of the client's address); with
+    a limiter, each question counts against the client's "ask" budget (shared with the API).
     """
 
     def respond(message: str, history: list[Any], request: Any = None) -> Iterator[str]:
+        refusal = limiter.hit("ask", _client_host(request) or "unknown") if limiter else None
+        if refusal is not None:
+            yield paragraphs(
+                f"Sorry, too many questions from your address (limit {refusal.limit}); "
+                f"try again in {refusal.retry_after} second(s)."
+            )
+            return
         try:
             result = yield from stream_answer(assistant, message, history, settings)
         except HingeCoachError as exc:
@@ -546,14 +558,17 @@ def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
 
 
 def create_app(
-    assistant: Assistant, settings: Settings | None = None, store: FeedbackStore | None = None
+    assistant: Assistant,
+    settings: Settings | None = None,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
 ) -> gr.Blocks:
     """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     settings = settings or Settings()
-    respond = _typed(make_responder(assistant, settings, store), request=gr.Request)
+    respond = _typed(make_responder(assistant, settings, store, limiter), request=gr.Request)
 
     with gr.Blocks(title=settings.gym_name, analytics_enabled=False) as demo:
         gr.Markdown(
@@ -601,15 +616,31 @@ ANSWER_PATHS = (
     "/gradio_api/run/",
     "/gradio_api/api/",
 )
+# One chat turn is about eight requests to Gradio (textbox, history, queue, ...): the chat's
+# requests get this many times the question budget, and the chat handler itself counts
+# each question against the budget it shares with the API.
+CHAT_REQUESTS_PER_QUESTION = 10
 
 
 def rate_rule(method: str, path: str) -> str | None:
-    """The rate limit a request counts against: "ask" (costly), "feedback" or none."""
+    """The rate limit a request counts against: "ask", "chat" (Gradio), "feedback" or none."""
     if method != "POST":
         return None
     if path == "/api/feedback":
         return "feedback"
-    return "ask" if path.startswith(ANSWER_PATHS) else None
+    if not path.startswith(ANSWER_PATHS):
+        return None
+    return "ask" if path.startswith("/api/") else "chat"
+
+
+def site_limiter(settings: Settings) -> RateLimiter:
+    """The per-client limits of a site: questions (API and chat alike), chat requests, thumbs."""
+    from retrieval.guard import RateLimiter, scale_limits
+
+    chat = scale_limits(settings.rate_limit, CHAT_REQUESTS_PER_QUESTION)
+    return RateLimiter(
+        {"ask": settings.rate_limit, "chat": chat, "feedback": settings.feedback_rate_limit}
+    )
 
 
 def _script_json(value: Any) -> str:
@@ -818,9 +849,10 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     from fastapi.responses import FileResponse
     from starlette.middleware.cors import CORSMiddleware
 
-    from retrieval.guard import Guard, OriginPolicy, RateLimiter
+    from retrieval.guard import Guard, OriginPolicy
 
     app = create_api(assistant, settings, store)
+    limiter = app.state.limiter = site_limiter(settings)
     # Gradio's own loader for the <gradio-app> web component (see the README).
     component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
     app.get("/gradio.js", include_in_schema=False)(
@@ -830,12 +862,12 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     app.add_middleware(
         Guard,
         origins=policy,
-        limiter=RateLimiter({"ask": settings.rate_limit, "feedback": settings.feedback_rate_limit}),
+        limiter=limiter,
         rule_for=rate_rule,
         max_body=lambda path: (
             settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
         ),
-        nouns={"ask": "questions", "feedback": "ratings"},
+        nouns={"ask": "questions", "chat": "chat requests", "feedback": "ratings"},
     )
     # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
     # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
@@ -848,7 +880,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         allow_credentials=True,
         max_age=600,
     )
-    demo = create_app(assistant, settings, store)
+    demo = create_app(assistant, settings, store, limiter)
     # The Assistant's own limit (serve) keeps the CPU-bound part of answers, chat and API
     # together, to answer_slots at once. A language model's answer is mostly waiting for
     # the endpoint, so the chat then takes more visitors at once than there are slots.

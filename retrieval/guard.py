@@ -65,6 +65,14 @@ class OriginPolicy:
         return " ".join(["frame-ancestors 'self'", *self.allowed])
 
 
+def scale_limits(text: str, factor: int) -> str:
+    """The same windows with factor times the amounts: ('20/minute', 10) -> '200 per 1 minute'."""
+    return ";".join(
+        f"{item.amount * factor} per {item.multiples} {item.GRANULARITY.name}"
+        for item in parse_many(text)
+    )
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A request over its rate limit: which limit, and when to try again."""

@@ -66,8 +66,8 @@ def ask(page, question: str, answers_before: int) -> str:
         """n => {
             const bots = document.querySelectorAll('[data-testid=bot]');
             if (bots.length <= n) return false;
-            const text = bots[bots.length - 1].innerText;
-            return /Sources|couldn't find|Sorry/.test(text);
+            const box = document.querySelector('textarea[data-testid=textbox]');
+            return !box.disabled;  // the whole reply has streamed
         }""",
         arg=answers_before,
         timeout=60_000,
