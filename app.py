@@ -1088,6 +1088,8 @@ def run(
     if args.question == "-":
         if not args.json:
             raise HingeCoachError("reading questions from stdin needs --json.")
+        if hasattr(stdin, "reconfigure"):  # one line that is not UTF-8 must not lose the rest
+            stdin.reconfigure(errors="replace")
         return ask_stream(assistant, stdin, stdout, settings.k)
     result = assistant.ask(args.question, k=settings.k)
     print(json_line(result.to_json()) if args.json else terminal(format_text(result)), file=stdout)

@@ -113,3 +113,17 @@ def test_the_chat_gives_a_clear_reply_as_inert_html(assistant, question, expecte
         assert "<strong>Sources</strong>" in final
     for marker in ATTACKER_TEXT:
         assert marker not in final
+
+
+def test_a_line_that_is_not_utf8_does_not_lose_the_batch(
+    monkeypatch, real_embedder, real_index_dir
+):
+    monkeypatch.setattr(app, "load_embedder", lambda settings: real_embedder)
+    raw = b"what is a hip hinge\n\xff\xfe caf\xe9 hinge?\nhow much should my knees bend\n"
+    stdin = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")
+    out = io.StringIO()
+    code = app.run(["ask", "--json", "-", "--index", str(real_index_dir)], stdin=stdin, stdout=out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 0 and len(records) == 3
+    assert records[1]["question"] == "\ufffd\ufffd caf\ufffd hinge?"
+    assert records[0]["citations"] and records[2]["citations"]
