@@ -6,6 +6,7 @@ Every handler makes one library call and only formats its result.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
 import json
 import os
@@ -80,6 +81,9 @@ class Settings:
     # Answers computed at once across chat and API: one per core of a 2-core server, each
     # on one torch thread (see `threads`); more would only make every answer slower.
     answer_slots: int = 2
+    # Seconds a client may take to send a request's line and headers, then its body: slower
+    # ones (slowloris) are dropped instead of holding a connection for ever.
+    client_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +100,7 @@ class Settings:
             port=int(env.get("HINGECOACH_PORT", base.port)),
             rebuild_bad_index=env.get("HINGECOACH_REBUILD_BAD_INDEX", "").lower()
             in ("1", "true", "yes"),
+            client_timeout=float(env.get("HINGECOACH_CLIENT_TIMEOUT", base.client_timeout)),
             **llm_env(env),
         )
         apply_site_settings(settings, env)
@@ -536,21 +541,30 @@ def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
 
     def postprocess(value: Any) -> Any:
         data = to_page(value)
+        # Text only: a history sent by a client could name files (e.g. /etc/passwd) that
+        # Gradio would copy to its cache and serve; this chat never shows files.
         for message in data.root:
+            texts = [item for item in message.content if isinstance(item, TextMessage)]
             if message.role == "user":
-                for item in message.content:
-                    if isinstance(item, TextMessage):
-                        item.text = show_as_text(item.text)
+                for item in texts:
+                    item.text = show_as_text(item.text)
+            message.content = list(texts)
+        data.root = [message for message in data.root if message.content]
         return data
 
     def preprocess(payload: Any) -> Any:
         messages: list[Any] = from_page(payload)
         for message in messages:
+            texts = [
+                item
+                for item in message.get("content") or []
+                if isinstance(item, dict) and item.get("type") == "text"
+            ]
+            message["content"] = texts
             if message.get("role") == "user":
-                for item in message.get("content") or []:
-                    if isinstance(item, dict) and item.get("type") == "text":
-                        item["text"] = typed_text(str(item.get("text", "")))
-        return messages
+                for item in texts:
+                    item["text"] = typed_text(str(item.get("text", "")))
+        return [message for message in messages if message["content"]]
 
     chatbot.postprocess = postprocess  # type: ignore[method-assign]
     chatbot.preprocess = preprocess  # type: ignore[method-assign]
@@ -846,7 +860,7 @@ def _add_pages(
 def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
     """Everything one server answers: the API and widget, guarded, with the Gradio chat at /."""
     import gradio as gr
-    from fastapi.responses import FileResponse
+    from fastapi.responses import FileResponse, JSONResponse
     from starlette.middleware.cors import CORSMiddleware
 
     from retrieval.guard import Guard, OriginPolicy
@@ -858,6 +872,11 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     app.get("/gradio.js", include_in_schema=False)(
         lambda: FileResponse(component, media_type="text/javascript")
     )
+    # The chat takes no files; Gradio would otherwise store anyone's uploads and serve them
+    # back from this site under /gradio_api/file=.
+    app.post("/gradio_api/upload", include_in_schema=False)(
+        lambda: JSONResponse({"error": "this chat takes no uploads."}, status_code=403)
+    )
     policy = OriginPolicy(settings.allowed_origins)
     app.add_middleware(
         Guard,
@@ -868,6 +887,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
             settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
         ),
         nouns={"ask": "questions", "chat": "chat requests", "feedback": "ratings"},
+        body_timeout=settings.client_timeout,
     )
     # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
     # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
@@ -887,7 +907,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     chats = settings.answer_slots * (4 if settings.llm_base_url else 1)
     demo.queue(default_concurrency_limit=chats)
     private = {str(p.resolve()) for p in (settings.root, settings.index, settings.db.parent)}
-    return gr.mount_gradio_app(
+    site = gr.mount_gradio_app(
         app,
         demo,
         path="/",
@@ -901,6 +921,11 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         run_history=False,
         pwa=False,
     )
+    # Gradio checks the files an event may copy to its cache (only uploads in, nothing from
+    # blocked_paths out) only once it thinks it has launched, which mounting never records:
+    # without this, a crafted chat history could have any readable file served back.
+    demo.has_launched = True
+    return site
 
 
 def serve(settings: Settings) -> None:
@@ -936,7 +961,38 @@ def serve(settings: Settings) -> None:
         server_header=False,
         access_log=False,
         log_level="warning",
+        http=timely_http(settings.client_timeout),
     )
+
+
+def timely_http(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol, dropping a connection whose request line and headers are
+    not in after `seconds` (slowloris).
+
+    uvicorn waits for headers for ever, and every such connection counts toward
+    limit_concurrency: a few hundred of them would turn every visitor away. (Slow bodies
+    are the Guard's: see its body_timeout.)
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimelyH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request on a kept-alive connection gets the same time
+
+        def _arm(self) -> None:
+            self.loop.call_later(seconds, self._drop_if_no_request, self.cycle)
+
+        def _drop_if_no_request(self, cycle: Any) -> None:
+            idle = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return TimelyH11Protocol
 
 
 def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
