@@ -76,10 +76,18 @@ def ask(page, question: str, answers_before: int) -> str:
     return page.locator("[data-testid=bot]").last.inner_text()
 
 
-def test_markup_from_visitors_and_articles_stays_text(markup_index):
+@pytest.fixture(scope="module")
+def markup_site(markup_index, tmp_path_factory):
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    with running_server("--index", str(markup_index)) as url, browser_page() as page:
+    db = tmp_path_factory.mktemp("markup-log") / "questions.sqlite3"
+    with running_server("--index", str(markup_index), "--db", str(db)) as url:
+        yield url
+
+
+def test_markup_from_visitors_and_articles_stays_text(markup_site):
+    url = markup_site
+    with browser_page() as page:
         dialogs: list[str] = []
         requested: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -113,5 +121,48 @@ def test_markup_from_visitors_and_articles_stays_text(markup_index):
         assert any(question in text for text in user_texts), question
     assert "[coaching guide](https://evil.example/guide)" in replies[0]
     assert "mid-foot" in follow_up
+    external = [u for u in requested if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert [u for u in external if not u.startswith(("data:", "blob:"))] == []
+
+
+def ask_widget(page, question: str) -> str:
+    before = page.locator(".hc-bot:not(.hc-thinking), .hc-error").count()
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """n => document.querySelectorAll('.hc-bot:not(.hc-thinking), .hc-error').length > n
+               && !document.querySelector('.hc-thinking')""",
+        arg=before,
+        timeout=60_000,
+    )
+    return page.locator(".hc-bot:not(.hc-thinking), .hc-error").last.inner_text()
+
+
+def test_the_embeddable_widget_shows_the_same_markup_as_text(markup_site):
+    url = markup_site
+    with browser_page() as page:
+        dialogs: list[str] = []
+        requested: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{url}/embed", wait_until="load")
+        reply = ask_widget(page, "how do I keep the barbell close to my legs and brace the trunk?")
+        assert "Bar Path Notes" in reply and "<img src=x onerror=alert('corpus-img')>" in reply
+        for question in HOSTILE_QUESTIONS:
+            ask_widget(page, question)
+        page.screenshot(path=str(ARTIFACTS / "widget-hostile.png"), full_page=True)
+        log = page.locator("#hc-log")
+        user_texts = page.locator(".hc-user").all_inner_texts()
+        # The widget's own [n] links point inside the page (#...); no other link may exist.
+        outside = INJECTED.replace("a[href]", "a[href]:not([href^='#'])")
+        injected = log.locator(outside).evaluate_all("els => els.map(e => e.outerHTML)")
+        handlers = log.locator("*").evaluate_all(
+            "els => els.filter(e => [...e.attributes].some(a => a.name.startsWith('on')))"
+            ".map(e => e.outerHTML)"
+        )
+    assert dialogs == [] and injected == [] and handlers == []
+    for question in HOSTILE_QUESTIONS:
+        assert question.strip() in user_texts, question
     external = [u for u in requested if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert [u for u in external if not u.startswith(("data:", "blob:"))] == []
