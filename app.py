@@ -6,6 +6,7 @@ Every handler makes one library call and only formats its result.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
 import json
 import os
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from retrieval.feedback import FeedbackStore
+    from retrieval.guard import RateLimiter
     from retrieval.service import Assistant
 
 ROOT = Path(__file__).resolve().parent
@@ -56,6 +58,7 @@ class Settings:
     threads: int = 1
     host: str = "127.0.0.1"
     port: int = 7860
+    rebuild_bad_index: bool = False  # serve: rebuild a damaged or foreign index instead of refusing
     examples: list[str] = field(default_factory=lambda: list(EXAMPLES))
     # An OpenAI-compatible chat endpoint writes the answers when set; off by default.
     llm_base_url: str | None = None
@@ -78,6 +81,9 @@ class Settings:
     # Answers computed at once across chat and API: one per core of a 2-core server, each
     # on one inference thread (see `threads`); more would only make every answer slower.
     answer_slots: int = 2
+    # Seconds a client may take to send a request's line and headers, then its body: slower
+    # ones (slowloris) are dropped instead of holding a connection for ever.
+    client_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,6 +98,9 @@ class Settings:
             threads=int(env.get("HINGECOACH_THREADS", base.threads)),
             host=env.get("HINGECOACH_HOST", base.host),
             port=int(env.get("HINGECOACH_PORT", base.port)),
+            rebuild_bad_index=env.get("HINGECOACH_REBUILD_BAD_INDEX", "").lower()
+            in ("1", "true", "yes"),
+            client_timeout=float(env.get("HINGECOACH_CLIENT_TIMEOUT", base.client_timeout)),
             **llm_env(env),
         )
         apply_site_settings(settings, env)
@@ -259,14 +268,21 @@ def run_ingest(settings: Settings, embedder: Any = None, progress: bool = True) 
 
 
 def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assistant:
-    """Load the index (building it first when asked and missing) with the model."""
-    from retrieval.index import read_meta
+    """Load the index with the model; build it first when missing (if asked) or bad (if configured).
+
+    A damaged or foreign index is refused with a one-line error before the model loads,
+    unless settings.rebuild_bad_index says to rebuild it from the corpus.
+    """
+    from retrieval.index import verify_files
     from retrieval.service import Assistant
 
     try:
-        read_meta(settings.index)  # fail fast, before the model loads
+        verify_files(settings.index)  # fail fast, before the model loads
     except IndexMissingError:
         if not build_if_missing:
+            raise
+    except (IndexCorruptError, IndexMismatchError):
+        if not settings.rebuild_bad_index:
             raise
     embedder = load_embedder(settings)
     try:
@@ -274,12 +290,15 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
     except IndexMissingError:
         if not build_if_missing:
             raise
-        print(
-            f"no index at {settings.index}; building it from {settings.corpus} ...", file=sys.stderr
-        )
-        for line in run_ingest(settings, embedder):
-            print(line, file=sys.stderr)
-        return Assistant(settings.index, embedder, **llm_options(settings))
+        why = f"no index at {settings.index}"
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        if not settings.rebuild_bad_index:
+            raise
+        why = str(exc).split("; rebuild it with")[0]
+    print(terminal(f"{why}; building it from {settings.corpus} ..."), file=sys.stderr)
+    for line in run_ingest(settings, embedder):
+        print(terminal(line), file=sys.stderr)
+    return Assistant(settings.index, embedder, **llm_options(settings))
 
 
 # ---------------------------------------------------------------- formatting
@@ -299,54 +318,101 @@ def format_text(result: Answer) -> str:
     return "\n".join(lines)
 
 
+def plain_html(text: str) -> str:
+    """Text that shows as itself inside an HTML block: escaped, line breaks as <br>.
+
+    Inside an HTML block Markdown is not parsed, so nothing in the text becomes a tag,
+    a link, an image or math: corpus files and visitors' questions are never live HTML.
+    """
+    return re.sub(r"[ \t]*(?:\r\n?|\n)\s*", "<br>", html.escape(text, quote=False))
+
+
+def paragraphs(text: str) -> str:
+    """Plain text as HTML paragraphs, one per blank-line-separated block."""
+    parts = [p for p in re.split(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)", text) if p.strip()]
+    return "\n".join(f"<p>{plain_html(part.strip())}</p>" for part in parts)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(text: str) -> str:
+    """Text safe to print: control characters from articles, file names or errors (an
+    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON Lines record: U+2028, U+2029 and NEL escaped too, as line splitters see breaks."""
+    text = json.dumps(record, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+
+
 def quote_in_context(citation: Citation, context: int = 240) -> str:
     """HTML: the quote highlighted inside a window of its passage, everything escaped."""
     passage = citation.passage
     at = passage.find(citation.quote)
     if at < 0:
-        return f"<mark>{html.escape(citation.quote)}</mark>"
+        return f"<mark>{plain_html(citation.quote)}</mark>"
     before = passage[max(0, at - context) : at]
     after = passage[at + len(citation.quote) : at + len(citation.quote) + context]
     lead = "…" if at > context else ""
     tail = "…" if at + len(citation.quote) + context < len(passage) else ""
-
-    def flat(text: str) -> str:
-        # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
-        return re.sub(r"[ \t]*\n\s*", "<br>", html.escape(text))
-
-    return f"{lead}{flat(before)}<mark>{flat(citation.quote)}</mark>{flat(after)}{tail}"
+    # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
+    quote = plain_html(citation.quote)
+    return f"{lead}{plain_html(before)}<mark>{quote}</mark>{plain_html(after)}{tail}"
 
 
 def format_markdown(result: Answer) -> str:
-    """An answer for the chat: the reply, then each source with its quote in context."""
+    """An answer for the chat: the reply, then each source with its quote in context.
+
+    Written as HTML blocks with every piece of text escaped (see plain_html).
+    """
     parts = [answer_html(result)]
     if result.citations:
-        parts.append("**Sources**")
+        parts.append("<p><strong>Sources</strong></p>")
         for c in result.citations:
-            heading = f" — *{html.escape(c.heading)}*" if c.heading and c.heading != c.title else ""
-            parts.append(
-                f"**[{c.n}] {html.escape(c.title)}**{heading}  \n"
-                f"<small>{html.escape(c.source)}, characters {c.start}–{c.end}</small>\n\n"
-                f"> {quote_in_context(c)}"
+            heading = (
+                f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
             )
-    return "\n\n".join(parts)
+            parts.append(
+                f"<p><strong>[{c.n}] {plain_html(c.title)}</strong>{heading}<br>"
+                f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
+                f"<blockquote>{quote_in_context(c)}</blockquote>"
+            )
+    return "\n".join(part for part in parts if part)
+
+
+def show_as_text(text: str) -> str:
+    """A visitor's message as chat HTML that displays exactly the characters typed."""
+    # A lone \r would end the HTML block for the Markdown parser; as &#13; it is only a character.
+    escaped = html.escape(text, quote=False).replace("\r", "&#13;").replace("\n", "<br>")
+    return f"<p>{escaped}</p>"
+
+
+def typed_text(shown: str) -> str:
+    """The characters a visitor typed, back from show_as_text (other text is returned as is)."""
+    if shown.startswith("<p>") and shown.endswith("</p>"):
+        return html.unescape(shown[3:-4].replace("<br>", "\n"))
+    return shown
 
 
 def answer_html(result: Answer) -> str:
-    """The reply itself: a model-written one sentence by sentence, unsupported ones flagged."""
+    """The reply itself as HTML paragraphs: a model-written one sentence by sentence,
+    unsupported ones flagged. Every piece of text is escaped (see plain_html)."""
     if result.mode != "llm":
-        body = html.escape(result.answer, quote=False)
-        return f"<em>{html.escape(result.fallback)}</em>\n\n{body}" if result.fallback else body
+        lead = f"<p><em>{plain_html(result.fallback)}</em></p>" if result.fallback else ""
+        return "\n".join(part for part in (lead, paragraphs(result.answer)) if part)
     out = []
     for s in result.sentences:
-        text = html.escape(s.text, quote=False)
+        text = plain_html(s.text)
         if s.supported:
             out.append(text + "".join(f" [{n}]" for n in s.citations))
         else:
-            why = html.escape(s.reason or "the cited passage does not say this")
+            why = plain_html(s.reason or "the cited passage does not say this")
             out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
-    body = " ".join(out)
-    return f"{body}\n\n{html.escape(result.notice, quote=False)}" if result.notice else body
+    body = f"<p>{' '.join(out)}</p>" if out else ""
+    return "\n".join(part for part in (body, paragraphs(result.notice or "")) if part)
 
 
 def stream_answer(
@@ -359,7 +425,11 @@ def stream_answer(
     for item in assistant.ask_stream(message, user_turns(history), k=settings.k):
         if isinstance(item, Draft):
             written = answer_html(item.answer)
-            yield f"{written} …" if written else "<em>Writing an answer from the articles…</em>"
+            yield (
+                f"{written}\n<p>…</p>"
+                if written
+                else "<p><em>Writing an answer from the articles…</em></p>"
+            )
         else:
             final = item
     assert final is not None
@@ -384,28 +454,39 @@ def user_turns(history: Sequence[Any]) -> list[str]:
 
 
 def make_responder(
-    assistant: Assistant, settings: Settings, store: FeedbackStore | None = None
+    assistant: Assistant,
+    settings: Settings,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Callable[..., Iterator[str]]:
     """The chat handler: one library call, then the reply streamed and its sources.
 
-    With a store, each question is logged (with a pseudonym of the client's address).
+    With a store, each question is logged (with a pseudonym of the client's address); with
+    a limiter, each question counts against the client's "ask" budget (shared with the API).
     """
 
     def respond(message: str, history: list[Any], request: Any = None) -> Iterator[str]:
+        refusal = limiter.hit("ask", _client_host(request) or "unknown") if limiter else None
+        if refusal is not None:
+            yield paragraphs(
+                f"Sorry, too many questions from your address (limit {refusal.limit}); "
+                f"try again in {refusal.retry_after} second(s)."
+            )
+            return
         try:
             result = yield from stream_answer(assistant, message, history, settings)
         except HingeCoachError as exc:
-            yield f"Sorry, {html.escape(str(exc), quote=False)}"
+            yield paragraphs(f"Sorry, {exc}")
             return
         if store is not None:
             store.log(result, "chat", _client_host(request))
         if result.mode == "llm":
             yield format_markdown(result)
             return
-        words = html.escape(result.answer, quote=False).split(" ")
+        words = result.answer.split(" ")
         step = max(1, len(words) // 8)
         for end in range(step, len(words), step):
-            yield " ".join(words[:end])
+            yield paragraphs(" ".join(words[:end]))
         yield format_markdown(result)
 
     return respond
@@ -444,23 +525,78 @@ def make_rater(store: FeedbackStore) -> Callable[..., None]:
     return rate
 
 
+def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
+    """A gr.Chatbot that shows visitors' messages as plain text, never as Markdown or HTML.
+
+    Gradio renders every message as Markdown with HTML; a typed `![x](https://...)` would
+    load an outside image. Visitors' messages go to the page through show_as_text and
+    come back through typed_text, so the handler always sees exactly what was typed.
+    (The methods are replaced on the instance: a Component subclass makes Gradio write
+    a .pyi stub next to this file.)
+    """
+    import gradio as gr
+    from gradio.components.chatbot import TextMessage
+
+    chatbot = gr.Chatbot(**kwargs)
+    to_page, from_page = chatbot.postprocess, chatbot.preprocess
+
+    def postprocess(value: Any) -> Any:
+        data = to_page(value)
+        # Text only: a history sent by a client could name files (e.g. /etc/passwd) that
+        # Gradio would copy to its cache and serve; this chat never shows files.
+        for message in data.root:
+            texts = [item for item in message.content if isinstance(item, TextMessage)]
+            if message.role == "user":
+                for item in texts:
+                    item.text = show_as_text(item.text)
+            message.content = list(texts)
+        data.root = [message for message in data.root if message.content]
+        return data
+
+    def preprocess(payload: Any) -> Any:
+        messages: list[Any] = from_page(payload)
+        for message in messages:
+            texts = [
+                item
+                for item in message.get("content") or []
+                if isinstance(item, dict) and item.get("type") == "text"
+            ]
+            message["content"] = texts
+            if message.get("role") == "user":
+                for item in texts:
+                    item["text"] = typed_text(str(item.get("text", "")))
+        return [message for message in messages if message["content"]]
+
+    chatbot.postprocess = postprocess  # type: ignore[method-assign]
+    chatbot.preprocess = preprocess  # type: ignore[method-assign]
+    return chatbot
+
+
 def create_app(
-    assistant: Assistant, settings: Settings | None = None, store: FeedbackStore | None = None
+    assistant: Assistant,
+    settings: Settings | None = None,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
 ) -> gr.Blocks:
     """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     settings = settings or Settings()
-    respond = _typed(make_responder(assistant, settings, store), request=gr.Request)
+    respond = _typed(make_responder(assistant, settings, store, limiter), request=gr.Request)
 
     with gr.Blocks(title=settings.gym_name, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
             "coaching articles, with the exact passages they come from."
         )
-        chatbot = gr.Chatbot(
-            height=560, sanitize_html=True, placeholder=settings.welcome, label="Chat"
+        chatbot = plain_user_chatbot(
+            height=560,
+            sanitize_html=True,
+            latex_delimiters=[],  # no math: "$$" in an article or a question stays text
+            buttons=["copy", "copy_all"],  # no "share" to Hugging Face
+            placeholder=settings.welcome,
+            label="Chat",
         )
         gr.ChatInterface(
             fn=respond,
@@ -495,15 +631,31 @@ ANSWER_PATHS = (
     "/gradio_api/run/",
     "/gradio_api/api/",
 )
+# One chat turn is about eight requests to Gradio (textbox, history, queue, ...): the chat's
+# requests get this many times the question budget, and the chat handler itself counts
+# each question against the budget it shares with the API.
+CHAT_REQUESTS_PER_QUESTION = 10
 
 
 def rate_rule(method: str, path: str) -> str | None:
-    """The rate limit a request counts against: "ask" (costly), "feedback" or none."""
+    """The rate limit a request counts against: "ask", "chat" (Gradio), "feedback" or none."""
     if method != "POST":
         return None
     if path == "/api/feedback":
         return "feedback"
-    return "ask" if path.startswith(ANSWER_PATHS) else None
+    if not path.startswith(ANSWER_PATHS):
+        return None
+    return "ask" if path.startswith("/api/") else "chat"
+
+
+def site_limiter(settings: Settings) -> RateLimiter:
+    """The per-client limits of a site: questions (API and chat alike), chat requests, thumbs."""
+    from retrieval.guard import RateLimiter, scale_limits
+
+    chat = scale_limits(settings.rate_limit, CHAT_REQUESTS_PER_QUESTION)
+    return RateLimiter(
+        {"ask": settings.rate_limit, "chat": chat, "feedback": settings.feedback_rate_limit}
+    )
 
 
 def _script_json(value: Any) -> str:
@@ -709,27 +861,34 @@ def _add_pages(
 def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
     """Everything one server answers: the API and widget, guarded, with the Gradio chat at /."""
     import gradio as gr
-    from fastapi.responses import FileResponse
+    from fastapi.responses import FileResponse, JSONResponse
     from starlette.middleware.cors import CORSMiddleware
 
-    from retrieval.guard import Guard, OriginPolicy, RateLimiter
+    from retrieval.guard import Guard, OriginPolicy
 
     app = create_api(assistant, settings, store)
+    limiter = app.state.limiter = site_limiter(settings)
     # Gradio's own loader for the <gradio-app> web component (see the README).
     component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
     app.get("/gradio.js", include_in_schema=False)(
         lambda: FileResponse(component, media_type="text/javascript")
     )
+    # The chat takes no files; Gradio would otherwise store anyone's uploads and serve them
+    # back from this site under /gradio_api/file=.
+    app.post("/gradio_api/upload", include_in_schema=False)(
+        lambda: JSONResponse({"error": "this chat takes no uploads."}, status_code=403)
+    )
     policy = OriginPolicy(settings.allowed_origins)
     app.add_middleware(
         Guard,
         origins=policy,
-        limiter=RateLimiter({"ask": settings.rate_limit, "feedback": settings.feedback_rate_limit}),
+        limiter=limiter,
         rule_for=rate_rule,
         max_body=lambda path: (
             settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
         ),
-        nouns={"ask": "questions", "feedback": "ratings"},
+        nouns={"ask": "questions", "chat": "chat requests", "feedback": "ratings"},
+        body_timeout=settings.client_timeout,
     )
     # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
     # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
@@ -742,14 +901,14 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         allow_credentials=True,
         max_age=600,
     )
-    demo = create_app(assistant, settings, store)
+    demo = create_app(assistant, settings, store, limiter)
     # The Assistant's own limit (serve) keeps the CPU-bound part of answers, chat and API
     # together, to answer_slots at once. A language model's answer is mostly waiting for
     # the endpoint, so the chat then takes more visitors at once than there are slots.
     chats = settings.answer_slots * (4 if settings.llm_base_url else 1)
     demo.queue(default_concurrency_limit=chats)
     private = {str(p.resolve()) for p in (settings.root, settings.index, settings.db.parent)}
-    return gr.mount_gradio_app(
+    site = gr.mount_gradio_app(
         app,
         demo,
         path="/",
@@ -763,6 +922,11 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         run_history=False,
         pwa=False,
     )
+    # Gradio checks the files an event may copy to its cache (only uploads in, nothing from
+    # blocked_paths out) only once it thinks it has launched, which mounting never records:
+    # without this, a crafted chat history could have any readable file served back.
+    demo.has_launched = True
+    return site
 
 
 def serve(settings: Settings) -> None:
@@ -798,7 +962,38 @@ def serve(settings: Settings) -> None:
         server_header=False,
         access_log=False,
         log_level="warning",
+        http=timely_http(settings.client_timeout),
     )
+
+
+def timely_http(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol, dropping a connection whose request line and headers are
+    not in after `seconds` (slowloris).
+
+    uvicorn waits for headers for ever, and every such connection counts toward
+    limit_concurrency: a few hundred of them would turn every visitor away. (Slow bodies
+    are the Guard's: see its body_timeout.)
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimelyH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request on a kept-alive connection gets the same time
+
+        def _arm(self) -> None:
+            self.loop.call_later(seconds, self._drop_if_no_request, self.cycle)
+
+        def _drop_if_no_request(self, cycle: Any) -> None:
+            idle = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return TimelyH11Protocol
 
 
 def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
@@ -842,6 +1037,13 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port (default 7860)")
     srv.add_argument("--index", type=Path, help=index_help)
+    srv.add_argument("--corpus", type=Path, help="corpus to build a missing index from")
+    srv.add_argument(
+        "--rebuild-bad-index",
+        action="store_true",
+        default=None,
+        help="rebuild a damaged index, or one built with another model, instead of refusing",
+    )
     add_llm_flags(srv)
     srv.add_argument("--settings", type=Path, help="site settings file (TOML): branding, limits")
     srv.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
@@ -882,7 +1084,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "settings", None):
         env["HINGECOACH_SETTINGS"] = str(args.settings)
     settings = Settings.from_env(env)
-    for name in ("corpus", "index", "k", "host", "port", "db", *LLM_OPTIONS):
+    for name in ("corpus", "index", "k", "host", "port", "db", "rebuild_bad_index", *LLM_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
@@ -920,7 +1122,7 @@ def ask_stream(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> int:
         except HingeCoachError as exc:
             failures += 1
             record = {"question": line, "error": str(exc)}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json_line(record) + "\n")
         out.flush()
     return 1 if failures else 0
 
@@ -932,7 +1134,7 @@ def run(
     settings = settings_from_args(args)
     if args.command == "ingest":
         for line in run_ingest(settings):
-            print(line, file=stdout)
+            print(terminal(line), file=stdout)
         return 0
     if args.command == "serve":
         serve(settings)
@@ -943,12 +1145,11 @@ def run(
     if args.question == "-":
         if not args.json:
             raise HingeCoachError("reading questions from stdin needs --json.")
+        if hasattr(stdin, "reconfigure"):  # one line that is not UTF-8 must not lose the rest
+            stdin.reconfigure(errors="replace")
         return ask_stream(assistant, stdin, stdout, settings.k)
     result = assistant.ask(args.question, k=settings.k)
-    print(
-        json.dumps(result.to_json(), ensure_ascii=False) if args.json else format_text(result),
-        file=stdout,
-    )
+    print(json_line(result.to_json()) if args.json else terminal(format_text(result)), file=stdout)
     return 0
 
 
@@ -957,7 +1158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = run(argv)
     except HingeCoachError as exc:
-        print(f"hingecoach: error: {exc}", file=sys.stderr)
+        print(terminal(f"hingecoach: error: {exc}"), file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         code = 130
@@ -965,6 +1166,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The reader went away (e.g. `| head`); not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    except OSError as exc:  # disk full, permission denied, port in use: still one line
+        print(terminal(f"hingecoach: error: {exc}"), file=sys.stderr)
+        code = 1
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("HINGECOACH_DEBUG"):
+            raise
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        print(
+            terminal(
+                f"hingecoach: error: unexpected failure ({reason}); "
+                "run again with HINGECOACH_DEBUG=1 for the details"
+            ),
+            file=sys.stderr,
+        )
+        code = 1
     sys.exit(code)
 
 

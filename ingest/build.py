@@ -125,7 +125,12 @@ def build_index(
     summary = IngestSummary(skipped=list(skipped))
     parsed: list[_Parsed] = []
     for file in files:
-        result, blocks = parse_file(file, len(parsed), embedder)
+        try:
+            result, blocks = parse_file(file, len(parsed), embedder)
+        except Exception as exc:  # one odd file must not sink the whole ingest
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+            summary.skipped.append(Skipped(file.source, f"could not be parsed ({reason})"))
+            continue
         summary.dropped.update(b.reason for b in blocks if not b.keep and b.reason)
         if result is None:
             summary.skipped.append(Skipped(file.source, "no article text left after cleaning"))

@@ -251,17 +251,30 @@ def segment_html(source: str) -> list[Block]:
         previous: Block | None = None
         for s, e in sentence_spans(line):
             piece = line[s:e]
-            found = source.find(piece, cursor)
-            if found < 0:
+            match = _find_loose(source, piece, cursor)
+            if match is None:
                 previous = None
                 continue
-            cursor = found + len(piece)
+            found, cursor = match
             if previous is not None and not source[previous.end : found].strip():
                 previous.end = cursor  # same paragraph, only whitespace between
             else:
                 previous = Block(found, cursor, "text")
                 blocks.append(previous)
     return blocks
+
+
+def _find_loose(source: str, piece: str, start: int) -> tuple[int, int] | None:
+    """Where piece occurs in source from start, any run of whitespace matching any other.
+
+    Extraction folds the page's line wrapping into single spaces; the span found is
+    still a verbatim slice of the page.
+    """
+    words = piece.split()
+    if not words:
+        return None
+    match = re.compile(r"\s+".join(map(re.escape, words))).search(source, start)
+    return (match.start(), match.end()) if match else None
 
 
 def clean_html(source: str) -> list[Block]:

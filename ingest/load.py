@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,8 @@ SUFFIXES = {
 }
 MAX_BYTES = 5 * 1024 * 1024
 METADATA_FILE = "articles.json"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_TEXT_CONTROLS = set("\t\n\r\f\v")
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Skipped:
 
 def display_path(path: Path, root: Path) -> str:
     """The path relative to root when inside it, else absolute, with / separators."""
-    resolved = path.resolve()
+    resolved = path.parent.resolve() / path.name  # a link is named as itself, not its target
     try:
         return resolved.relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -71,7 +76,8 @@ def load_corpus(corpus: Path, root: Path) -> tuple[list[SourceFile], list[Skippe
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+    # Everything but folders is listed, so a broken link or a pipe is reported, not ignored.
+    for path in sorted(p for p in corpus.rglob("*") if not p.is_dir()):
         if (
             path.name == METADATA_FILE
             or path.name.lower() == "readme.md"
@@ -82,12 +88,20 @@ def load_corpus(corpus: Path, root: Path) -> tuple[list[SourceFile], list[Skippe
         result = read_source(path, source, metadata.get(path.relative_to(corpus).as_posix(), {}))
         if isinstance(result, Skipped):
             skipped.append(result)
-        elif result.sha256 in seen:
-            skipped.append(Skipped(source, f"duplicate of {seen[result.sha256]}"))
+            continue
+        key = fingerprint(result.text)
+        if key in seen:
+            skipped.append(Skipped(source, f"duplicate of {seen[key]}"))
         else:
-            seen[result.sha256] = source
+            seen[key] = source
             files.append(result)
     return files, skipped
+
+
+def fingerprint(text: str) -> str:
+    """A hash that ignores what does not change an article: BOM, line endings, spacing."""
+    words = unicodedata.normalize("NFC", text.removeprefix("\ufeff")).split()
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
 def read_source(path: Path, source: str, meta: dict[str, str | None]) -> SourceFile | Skipped:
@@ -95,22 +109,67 @@ def read_source(path: Path, source: str, meta: dict[str, str | None]) -> SourceF
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         return Skipped(source, f"unsupported file type '{path.suffix or path.name}'")
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            return Skipped(source, f"larger than {MAX_BYTES // (1024 * 1024)} MB ({size} bytes)")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Skipped(source, f"cannot be read ({exc.strerror or exc})")
+    raw = _read_bytes(path)
+    if isinstance(raw, str):
+        return Skipped(source, raw)
     if not raw.strip():
         return Skipped(source, "empty file")
+    if raw.startswith(_UTF16_BOMS):
+        return Skipped(source, "UTF-16 text; convert it, e.g. iconv -f utf-16 -t utf-8")
     if b"\x00" in raw:
         return Skipped(source, "binary file (contains NUL bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Skipped(
-            source,
-            f"not UTF-8 (byte {exc.start}); convert it, e.g. iconv -f cp1252 -t utf-8",
-        )
+        return Skipped(source, _not_utf8_reason(raw, exc))
+    if _mostly_controls(text):
+        return Skipped(source, "binary file (not text)")
     return SourceFile(path, source, fmt, text, hashlib.sha256(raw).hexdigest(), dict(meta))
+
+
+def _read_bytes(path: Path) -> bytes | str:
+    """The file's bytes, or the one-line reason they cannot be read."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "broken symbolic link"
+        return "disappeared before it could be read"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (pipe, socket or device)"
+    if info.st_size > MAX_BYTES:
+        return f"larger than {MAX_BYTES // (1024 * 1024)} MB ({info.st_size} bytes)"
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # a file still growing cannot slip past the limit
+    except FileNotFoundError:
+        return "disappeared before it could be read"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if len(raw) > MAX_BYTES:
+        return f"larger than {MAX_BYTES // (1024 * 1024)} MB (it grew while being read)"
+    return raw
+
+
+def _not_utf8_reason(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Tell a legacy-encoded article from a binary file that happens to have no NUL byte."""
+    try:
+        legacy = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        legacy = raw.decode("latin-1")
+    if _mostly_controls(legacy):
+        return "binary file (not text)"
+    return (
+        f"not UTF-8 (byte {exc.start} looks like Windows-1252/Latin-1); convert it, "
+        "e.g. iconv -f cp1252 -t utf-8"
+    )
+
+
+def _mostly_controls(text: str) -> bool:
+    """More than 1% control characters (tabs and line breaks aside): data, not an article."""
+    controls = sum(
+        1 for ch in text if ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc"
+    )
+    return controls > len(text) // 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 
@@ -61,6 +62,22 @@ def clean_question(question: str) -> str:
     return text
 
 
+def clean_history(history: Sequence[str] | None) -> list[str]:
+    """The earlier questions that can give context, cleaned; blank ones dropped, long ones cut.
+
+    A bad earlier question must not make the current one fail: the visitor cannot fix it.
+    """
+    out = []
+    for earlier in history or []:
+        try:
+            out.append(clean_question(earlier))
+        except BadQuestionError:
+            text = " ".join("".join(ch if ch.isprintable() else " " for ch in earlier).split())
+            if text:
+                out.append(text[:MAX_QUESTION_CHARS])
+    return out
+
+
 @dataclass(frozen=True)
 class _Scored:
     sentence_id: int
@@ -79,7 +96,7 @@ def answer(
     """Answer one question from the index, quoting the sentences that answer it."""
     settings = settings or AnswerSettings()
     text = clean_question(question)
-    query = resolve(text, [clean_question(h) for h in history or [] if h.strip()][-3:])
+    query = resolve(text, clean_history(history)[-3:])
     query_vector = embedder.encode([query])[0]
     hits = search(index, query_vector, query, k=settings.passages)
     scored = _score_sentences(index, hits, query_vector, query, settings)

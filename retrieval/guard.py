@@ -12,6 +12,7 @@ Plain ASGI rather than a framework's middleware base class so that streamed resp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -65,6 +66,14 @@ class OriginPolicy:
         return " ".join(["frame-ancestors 'self'", *self.allowed])
 
 
+def scale_limits(text: str, factor: int) -> str:
+    """The same windows with factor times the amounts: ('20/minute', 10) -> '200 per 1 minute'."""
+    return ";".join(
+        f"{item.amount * factor} per {item.multiples} {item.GRANULARITY.name}"
+        for item in parse_many(text)
+    )
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A request over its rate limit: which limit, and when to try again."""
@@ -100,6 +109,10 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BodyTooSlow(Exception):
+    pass
+
+
 async def send_json(
     send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()
 ) -> None:
@@ -120,6 +133,8 @@ class Guard:
         limiter: rate limits; `rule_for(method, path)` names the rule for a request (None: free).
         max_body: the largest request body in bytes for a path.
         nouns: how a 429 message names what a rule counts ("questions", "ratings").
+        body_timeout: seconds a client may take to send a request body (408 after that),
+            so a client trickling its body does not hold a connection for ever.
     """
 
     def __init__(
@@ -130,8 +145,10 @@ class Guard:
         rule_for: Callable[[str, str], str | None],
         max_body: Callable[[str], int],
         nouns: Mapping[str, str] | None = None,
+        body_timeout: float | None = None,
     ) -> None:
         self.app = app
+        self.body_timeout = body_timeout
         self.origins = origins
         self.limiter = limiter
         self.rule_for = rule_for
@@ -182,22 +199,38 @@ class Guard:
         if declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, send, 413, too_large)
             return
-        state = {"read": 0, "over": False, "started": False}
+        too_slow = f"the request body took longer than {self.body_timeout or 0:g} seconds."
+        state: dict[str, Any] = {"read": 0, "refusal": None, "started": False, "complete": False}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.body_timeout or 0)
 
         async def counting_receive() -> Message:
-            message = await receive()
+            if self.body_timeout and not state["complete"]:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    state["refusal"] = (408, too_slow)
+                    raise _BodyTooSlow from None
+            else:  # once the body is in, waiting (e.g. for a disconnect) is not limited
+                message = await receive()
             if message["type"] == "http.request":
                 state["read"] += len(message.get("body", b""))
+                state["complete"] = not message.get("more_body", False)
                 if state["read"] > limit:
-                    state["over"] = True
+                    state["refusal"] = (413, too_large)
                     raise _BodyTooLarge
             return message
 
+        async def refuse_once() -> None:
+            if not state["started"]:
+                state["started"] = True
+                status, text = state["refusal"]
+                await send_json(send, status, {"error": text}, self._plain())
+
         async def guarded_send(message: Message) -> None:
-            if state["over"]:  # the app answered a body we cut off: answer 413 instead
-                if message["type"] == "http.response.start" and not state["started"]:
-                    state["started"] = True
-                    await send_json(send, 413, {"error": too_large}, self._plain())
+            if state["refusal"]:  # the app answered a body we cut off: answer the refusal
+                if message["type"] == "http.response.start":
+                    await refuse_once()
                 return
             if message["type"] == "http.response.start":
                 state["started"] = True
@@ -206,9 +239,8 @@ class Guard:
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except _BodyTooLarge:
-            if not state["started"]:
-                await send_json(send, 413, {"error": too_large}, self._plain())
+        except (_BodyTooLarge, _BodyTooSlow):
+            await refuse_once()
 
     def _plain(self) -> list[tuple[str, str]]:
         return [(k.decode(), v.decode()) for k, v in self._headers]

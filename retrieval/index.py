@@ -203,7 +203,13 @@ def write_index(
             np.save(staging / "hashes.npy", np.asarray(hashes, dtype=np.uint8))
         build_bm25(chunks, documents).save(str(staging / "bm25"), show_progress=False)
         _write_records(staging, documents, chunks, sentences, texts)
-        full_meta = {**meta, "ann": ann, "format_version": FORMAT_VERSION, "created": time.time()}
+        full_meta = {
+            **meta,
+            "ann": ann,
+            "format_version": FORMAT_VERSION,
+            "created": time.time(),
+            "files": file_checksums(staging),  # bit rot or a partial copy is caught at load
+        }
         # meta.json last: an index directory without it is never considered complete.
         (staging / "meta.json").write_text(json.dumps(full_meta, indent=2), "utf-8")
         _swap_in(staging, directory)
@@ -255,7 +261,12 @@ def _swap_in(staging: Path, directory: Path) -> None:
     old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
     if directory.exists():
         os.replace(directory, old)
-    os.replace(staging, directory)
+    try:
+        os.replace(staging, directory)
+    except BaseException:
+        if old.exists() and not directory.exists():
+            os.replace(old, directory)  # the previous index goes back where readers look
+        raise
     # A server still reading the old files keeps them: mapped files outlive their unlinking.
     shutil.rmtree(old, ignore_errors=True)
 
@@ -278,6 +289,45 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
+def file_checksums(directory: Path) -> dict[str, str]:
+    """sha256 of every index file but meta.json, by path relative to the directory."""
+    out = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "meta.json"):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out[path.relative_to(directory).as_posix()] = digest.hexdigest()
+    return out
+
+
+def verify_files(directory: Path, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """meta.json, after checking every file it lists against its checksum; one-line errors."""
+    meta = read_meta(directory) if meta is None else meta
+    expected = meta.get("files")
+    if expected is None:  # written before checksums were recorded
+        return meta
+    try:
+        actual = file_checksums(directory)
+    except OSError as exc:
+        raise IndexCorruptError(
+            f"index at {directory} is unreadable ({exc.strerror or exc}); {_hint(directory)}"
+        ) from exc
+    if not isinstance(expected, dict):
+        raise IndexCorruptError(
+            f"index at {directory} has a malformed meta.json; {_hint(directory)}"
+        )
+    for name in sorted(expected):
+        if name not in actual:
+            raise IndexCorruptError(f"index at {directory} is missing {name}; {_hint(directory)}")
+        if actual[name] != expected[name]:
+            raise IndexCorruptError(
+                f"index at {directory} is damaged ({name} does not match its checksum); "
+                f"{_hint(directory)}"
+            )
+    return meta
+
+
 def check_compatible(
     meta: dict[str, Any],
     directory: Path,
@@ -291,7 +341,8 @@ def check_compatible(
             f"index at {directory} has format {meta.get('format_version')!r}, this version reads "
             f"format {FORMAT_VERSION}; {_hint(directory)}"
         )
-    model = meta.get("model") or {}
+    model = meta.get("model")
+    model = model if isinstance(model, dict) else {}
     if model.get("id") != model_id or model.get("dimension") != dimension:
         raise IndexMismatchError(
             f"index at {directory} was built with {model.get('id')} ({model.get('dimension')} "
@@ -312,6 +363,7 @@ def load_index(
     directory = Path(directory)
     meta = read_meta(directory)
     check_compatible(meta, directory, model_id, dimension, vectors)
+    verify_files(directory, meta)
     try:
         index = _open(directory, meta)
     except Exception as exc:  # any unreadable part means the same thing to a user

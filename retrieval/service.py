@@ -11,6 +11,7 @@ from retrieval.answer import AnswerSettings, answer
 from retrieval.embedder import Embedder, vector_space
 from retrieval.index import Index, load_index
 from retrieval.records import Answer
+from retrieval.text import valid_text
 
 if TYPE_CHECKING:
     from retrieval.llm import ChatModel
@@ -64,6 +65,7 @@ class Assistant:
 
     def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
         """Answer one question (history: earlier user questions, oldest first)."""
+        question, history = _valid(question, history)
         if self.llm is None:
             return self._extractive(question, history, k)
         *_, final = self.ask_stream(question, history, k)
@@ -77,6 +79,7 @@ class Assistant:
 
         Without a language model this yields the extractive answer alone.
         """
+        question, history = _valid(question, history)
         index = self._index
         extractive = self._extractive(question, history, k, index)
         if self.llm is None or extractive.abstained:
@@ -100,3 +103,8 @@ class Assistant:
             return answer(question, index or self._index, self.embedder, history, settings)
         with self._slots:
             return answer(question, index or self._index, self.embedder, history, settings)
+
+
+def _valid(question: str, history: list[str] | None) -> tuple[str, list[str] | None]:
+    """Question and history as encodable text: a lone surrogate must not fail the log or JSON."""
+    return valid_text(question), None if history is None else [valid_text(h) for h in history]

@@ -176,6 +176,14 @@ STOPWORDS = frozenset(
 )
 
 
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """Text that can be encoded: lone surrogates (from JSON such as "\\ud800") become U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Split text[start:end] into sentences; spans are offsets into text, trimmed of spaces."""
     end = len(text) if end is None else end

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.answer import MAX_QUESTION_CHARS, clean_question
+from retrieval.answer import MAX_QUESTION_CHARS, clean_history, clean_question
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.followup import resolve
@@ -126,7 +126,7 @@ def retrieve_passages(
 ) -> list[Passage]:
     """The passages for the prompt: those the extractive answer quotes first, then the rest."""
     text = clean_question(question)
-    query = resolve(text, [clean_question(h) for h in history if h.strip()][-3:])
+    query = resolve(text, clean_history(history)[-3:])
     hits = search(index, embedder.encode([query])[0], query, k=depth)
     by_start = _chunk_by_start(index)
     first = [by_start.get((c.source, c.passage_start)) for c in extractive.citations]

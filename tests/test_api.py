@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -144,8 +145,13 @@ def test_rate_limit_answers_429_json(assistant, tmp_path):
     assert refused.json()["error"].startswith("too many questions from your address (limit 2")
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["access-control-allow-origin"] == GYM  # an allowed page can read it
-    chat = client.post("/gradio_api/queue/join", json={})
-    assert chat.status_code == 429  # the Gradio chat spends the same budget
+    # The chat spends the same budget, one question per question (not per Gradio request),
+    # and says so in the conversation rather than leaving the page waiting.
+    respond = app.make_responder(assistant, app.Settings(), limiter=client.app.state.limiter)
+    visitor = SimpleNamespace(client=SimpleNamespace(host="testclient"))
+    reply = list(respond("and my feet?", [], visitor))
+    assert len(reply) == 1
+    assert reply[0].startswith("<p>Sorry, too many questions from your address (limit 2 per")
     assert client.get("/api/health").status_code == 200  # reads are not counted
 
 

@@ -83,3 +83,18 @@ def test_body_limit_with_and_without_content_length():
 def test_bad_rate_limit_text_is_a_clear_error():
     with pytest.raises(ValueError, match="write it like '20/minute;500/day'"):
         RateLimiter({"ask": "lots"})
+
+
+def test_chat_requests_get_a_multiple_of_the_question_budget():
+    from retrieval.guard import scale_limits
+
+    assert scale_limits("20/minute;300/day", 10) == "200 per 1 minute;3000 per 1 day"
+    assert scale_limits("5 per 2 hours", 3) == "15 per 2 hour"
+    import app
+
+    # A chat turn is several Gradio requests, so they do not spend the question budget:
+    # the chat handler counts each question once instead (see test_api).
+    assert app.rate_rule("POST", "/gradio_api/queue/join") == "chat"
+    assert app.rate_rule("POST", "/gradio_api/run/predict") == "chat"
+    assert app.rate_rule("POST", "/api/ask") == "ask"
+    assert app.rate_rule("GET", "/gradio_api/queue/data") is None

@@ -189,8 +189,10 @@ def test_chat_streams_the_written_answer_with_the_flag(llm_server, real_index_di
     )
     assistant = Assistant(real_index_dir, real_embedder, **app.llm_options(settings))
     updates = list(app.make_responder(assistant, settings)(QUADS, []))
-    assert len(updates) >= 3 and updates[0].endswith("…</em>") and updates[1].endswith(" …")
-    assert "<del>Wearing flat shoes" in updates[-1] and "**Sources**" in updates[-1]
+    assert (
+        len(updates) >= 3 and updates[0].endswith("…</em></p>") and updates[1].endswith("<p>…</p>")
+    )
+    assert "<del>Wearing flat shoes" in updates[-1] and "<strong>Sources</strong>" in updates[-1]
 
 
 def test_llm_settings_come_from_env_and_bad_ones_are_one_line_errors():
