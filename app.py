@@ -830,9 +830,9 @@ VERDICT_TEXT = {
     "not_found": "Not found: no article says this; the nearest passages show what they say.",
 }
 STANCE_TEXT = {
-    "endorsed": "✅ endorsed",
-    "discouraged": "⛔ discouraged",
-    "neutral": "➖ neutral (mentioned, not instructed)",
+    "endorsed": "✔ endorsed",
+    "discouraged": "✖ discouraged (the article warns against it)",
+    "neutral": "○ neutral (mentioned, not instructed)",
 }
 
 
@@ -882,20 +882,24 @@ def match_in_context(match: CueMatch, context: int = 200) -> str:
     )
 
 
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
 def format_cue_markdown(check: CueCheck) -> str:
     """A cue check for the browser: verdict, matches with their stance, differences."""
-    parts = [f"### {html.escape(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
+    parts = [f"### {_esc(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
     for d in check.differences:
         sides = "; ".join(
-            f"*{html.escape(s.title)}*: " + ", ".join(f"“{html.escape(q.quote)}”" for q in s.quotes)
+            f"*{_esc(s.title)}*: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
             for s in d.sides
         )
-        parts.append(f"⚠️ **{html.escape(d.note)}** {sides}")
+        parts.append(f"⚠️ **{_esc(d.note)}** {sides}")
     for n, m in enumerate(check.matches, start=1):
-        heading = f" — *{html.escape(m.heading)}*" if m.heading and m.heading != m.title else ""
+        heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
         parts.append(
-            f"**[{n}] {html.escape(m.title)}**{heading} · {m.kind} · {STANCE_TEXT[m.stance]}  \n"
-            f"<small>{html.escape(m.source)}, characters {m.start}–{m.end}, "
+            f"**[{n}] {_esc(m.title)}**{heading} · {m.kind} · {STANCE_TEXT[m.stance]}  \n"
+            f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
             f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
         )
     return "\n\n".join(parts)
@@ -948,13 +952,16 @@ def _cue_tab(assistant: Assistant) -> None:
             wrap=True,
             show_search="search",
             max_height=420,
-            column_widths=["12%", "40%", "11%", "17%", "20%"],
+            column_widths=["10%", "40%", "13%", "15%", "22%"],
             elem_id="cue-catalogue",
         )
 
         def pick(event: gr.SelectData) -> tuple[str, str]:
             cue = rows[event.index[0]][1] if event.index else ""
             return cue, check(cue) if cue else ""
+
+        # Gradio finds the event argument by its annotation, which must be the class itself.
+        pick.__annotations__["event"] = gr.SelectData
 
         table.select(pick, outputs=[box, result], api_visibility="private")
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.cue import unit_sentence
-from retrieval.lexicon import GENERAL_TOPIC
+from retrieval.lexicon import GENERAL_TOPIC, MOVEMENT_WORDS
 from retrieval.stance import Stance, clause_stance, heading_stance, warned_spans, warns
 from retrieval.units import CueBook, Unit
 from retrieval.wording import token_topics
@@ -24,6 +24,7 @@ from retrieval.wording import token_topics
 MIN_WORDS = 2
 MAX_WORDS = 16  # longer units are explanations, not cues
 TOPIC_MIN_COSINE = 0.35  # a cue without body-part words joins a topic this near, if any
+_END_MARKS = " .!;:,)(:"  # a cue is listed without its sentence's closing marks
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "my", "me"})
 
 
@@ -86,14 +87,15 @@ def build_catalogue(book: CueBook) -> Catalogue:
             continue
         seen.add(key)
         document = book.index.documents[unit.doc_id]
+        start, end = unit.start, unit.start + len(unit.text.rstrip(_END_MARKS))
         found.append(
             CatalogueCue(
                 topic,
-                book.index.quote(unit.doc_id, unit.start, unit.end),
+                book.index.quote(unit.doc_id, start, end),
                 document.title,
                 document.source,
-                unit.start,
-                unit.end,
+                start,
+                end,
                 stance,
             )
         )
@@ -118,7 +120,7 @@ def _cue_stance(book: CueBook, i: int) -> Stance | None:
         stance = heading_stance(unit.text)
     else:
         stance = clause_stance(sentence, unit.start - start, unit.end - start, book.after(unit))
-    if stance == "endorsed" or stance == "discouraged" and warns(unit.text):
+    if stance == "endorsed" or stance == "discouraged" and warns(unit.text, book.after(unit)):
         return stance
     return None
 
@@ -139,7 +141,7 @@ def _topic(book: CueBook, i: int) -> str | None:
     best = int(np.argmax(sims))
     if sims[best] >= TOPIC_MIN_COSINE:
         return book.topic_names[best]
-    mentions_movement = any(w in ("hing", "movement") for w in book.words[i])
+    mentions_movement = any(t.word in MOVEMENT_WORDS for t in book.tokens[i])
     return GENERAL_TOPIC if mentions_movement else None
 
 

@@ -34,6 +34,7 @@ from retrieval.stance import (
 )
 from retrieval.units import CueBook, Unit
 from retrieval.wording import (
+    WARNING_OPENERS,
     Token,
     Wording,
     folded,
@@ -58,7 +59,7 @@ class CueSettings:
     """Thresholds of the cue check (calibrated on tests/cues.json; see README)."""
 
     close_cosine: float = 0.50  # close: this similar, sharing one action/amount word...
-    close_cosine_two: float = 0.40  # ...or this similar, sharing two
+    close_cosine_two: float = 0.35  # ...or this similar, sharing two
     related_cosine: float = 0.30  # nearest passages listed when nothing matches
     differ_cosine: float = 0.35  # instructions this near the cue are compared across articles
     w_overlap: float = 0.5  # score = (cosine + w * share of the cue's words, by rarity) / (1 + w)
@@ -227,6 +228,7 @@ class _Cue:
     content: set[str]
     topics: set[str]
     qualifiers: set[str]
+    warned: set[str]  # the cue's own words after its "not"/"instead of" ("hips back, not down")
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,17 @@ class _Candidate:
     score: float  # for ranking: cosine + weighted share of the cue's words
     cosine: float
     words: tuple[int, int]  # document offsets of the matched words
+
+
+def _warned_words(text: str, tokens: list[Token]) -> set[str]:
+    """Stems and folded words of the cue that its own "not"/"rather than" puts in doubt."""
+    spans = warned_spans(text)
+    keys = folded_words(tokens)
+    out: set[str] = set()
+    for token, key in zip(tokens, keys, strict=True):
+        if any(a <= token.start < b for a, b in spans):
+            out |= token.stems | ({key} if key else set())
+    return out
 
 
 def check_cue(
@@ -256,6 +269,7 @@ def check_cue(
         folded(tokens),
         {t for _, t in token_topics(tokens)},
         qualifiers(tokens, text),
+        _warned_words(text, tokens),
     )
     cosines = book.vectors @ target.vector
     scores = (cosines + settings.w_overlap * _overlaps(book, target)) / (1 + settings.w_overlap)
@@ -311,9 +325,12 @@ def _is_close(book: CueBook, cue: _Cue, i: int, cosine: float, settings: CueSett
     shared = {w for w in cue.content & book.words[i] if w[0] != "@"} - GENERIC
     if not shared or contradicts(cue.qualifiers, qualifiers(book.tokens[i], book.units[i].text)):
         return False
-    return cosine >= settings.close_cosine or (
+    similar = cosine >= settings.close_cosine or (
         len(shared) >= 2 and cosine >= settings.close_cosine_two
     )
+    # Only an instruction (or a warning) can give "the same instruction in other words";
+    # a passing mention ("more of a squat") cannot.
+    return similar and _unit_stance(book, book.units[i]) != "neutral"
 
 
 def _choose(
@@ -388,11 +405,14 @@ def _stance(book: CueBook, cue: _Cue, c: _Candidate) -> Stance:
     if c.kind == "found":
         need = set(cue.wording.required)
         words = [t for t in tokens if lo <= t.start < hi and t.stems & need]
+        asserted = [t for t in words if not t.stems & cue.warned]
     else:
         keys = folded_words(tokens)
-        words = [
-            t for t, k in zip(tokens, keys, strict=True) if lo <= t.start < hi and k in cue.content
-        ]
+        pairs = [(t, k) for t, k in zip(tokens, keys, strict=True) if lo <= t.start < hi]
+        words = [t for t, k in pairs if k in cue.content]
+        asserted = [t for t, k in pairs if k in cue.content and k not in cue.warned]
+    # The cue's own "not down" is expected in a warning; judge the words it asserts.
+    words = [t for t in asserted or words if t.word not in WARNING_OPENERS]
     if not words:
         return clause_stance(unit.text, lo, hi, book.after(unit))
     return words_stance(unit.text, words, book.after(unit), cue.wording.negations)

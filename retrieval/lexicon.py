@@ -74,13 +74,34 @@ TOPICS: dict[str, tuple[str, ...]] = {
     ),
 }
 GENERAL_TOPIC = "whole movement"
+# Words of the lift itself: a cue about them belongs to the whole movement.
+MOVEMENT_WORDS = _wordset(
+    """
+    hinge hinging movement bar barbell kettlebell dumbbell weight deadlift rdl lift floor ground
+    """
+)
+# Topic words that are actions, not body parts: they name the topic but count as words
+# of action when two texts are compared ("exhale as you hinge" ~ "think about exhaling").
+ACTION_TOPIC_WORDS = frozenset(
+    {
+        "breath",
+        "breathe",
+        "breathing",
+        "exhale",
+        "exhaling",
+        "exhalation",
+        "inhale",
+        "brace",
+        "braced",
+    }
+)
 
 # "back" names the spine only after one of these (otherwise it is a direction: "butt back").
 BACK_AS_BODY = frozenset(
     {"low", "lower", "upper", "mid", "your", "my", "our", "flat", "neutral", "round", "rounded"}
 )
-# "hip" in "hip hinge" names the movement, not the body part.
-NOT_BODY_AFTER = {"hip": frozenset({"hinge", "hinges", "hinging", "hinged"})}
+# "hip" in "hip hinge" names the movement ("hip-width" a distance), not the body part.
+NOT_BODY_AFTER = {"hip": frozenset({"hinge", "hinges", "hinging", "hinged", "width"})}
 
 # Verbs that open an instruction ("Keep a vertical shin angle", "Pin your shoulders back").
 IMPERATIVE_VERBS = _wordset(
@@ -90,7 +111,8 @@ IMPERATIVE_VERBS = _wordset(
     try practice feel lower stay pause guide look lean set grip root press lift load shift
     stack tuck tighten relax lengthen hold hug imagine picture aim make remember avoid keep
     hinge bend fold reset sink sweep unlock lock squat roll rotate open close tilt point
-    slide push drop raise rise extend flex finish stop go use learn master work
+    slide push drop raise rise extend flex finish stop go use learn master work take pause
+    control lower
     """
 )
 # Verbs (and state words) that may follow a body part in a verbless instruction:
@@ -155,6 +177,12 @@ QUALIFIERS: dict[str, str] = {
     "much": "a lot",
     "deep": "a lot",
     "lot": "a lot",
+    "heels": "heels",
+    "heel": "heels",
+    "mid": "mid-foot",
+    "midfoot": "mid-foot",
+    "toes": "toes",
+    "toe": "toes",
 }
 # Qualifiers that contradict each other when said of the same body part.
 OPPOSED = frozenset(
@@ -171,6 +199,9 @@ OPPOSED = frozenset(
         ("forward", "back"),
         ("up", "down"),
         ("relaxed", "tight"),
+        ("heels", "mid-foot"),
+        ("heels", "toes"),
+        ("toes", "mid-foot"),
     ]
 )
 

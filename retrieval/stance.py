@@ -19,13 +19,23 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from retrieval.wording import Token, opens_instruction, strip_leads, token_topics, tokenize
+from retrieval.wording import (
+    SUBORDINATE,
+    WARNING_OPENERS,
+    Token,
+    clause_spans,
+    opens_instruction,
+    strip_leads,
+    token_topics,
+    tokenize,
+)
 
 Stance = Literal["endorsed", "discouraged", "neutral"]
 STANCES: tuple[Stance, ...] = ("endorsed", "discouraged", "neutral")
 
 # A reach ends at clause punctuation, a bracket, a dash or "but".
 _SCOPE_END = re.compile(r"[,;:()\[\]!?]|\s[–—-]\s|\.(?:\s|$)|\bbut\b", re.IGNORECASE)
+_NOUN_PHRASE_END = re.compile(_SCOPE_END.pattern + r"|\b(?:and|or)\b", re.IGNORECASE)
 _CONTRAST = re.compile(
     r"\b(?:rather than|instead of|not(?! only)|never|no|avoid(?:ing)?|without|stop(?:ping)?|"
     r"\w+n['’]t)\b",
@@ -40,7 +50,7 @@ _FAULT = re.compile(
 )
 _CONSEQUENCE = re.compile(
     r"\b(?:(?:can|could|will|might|may|tends? to) (?:turn|lead|result|cause)\w*|leads? to|"
-    r"turns? (?:this |it )?into|results? in|causes?)\b",
+    r"turns? (?:this |it )?into|result(?:s|ed)? in|causes?)\b",
     re.IGNORECASE,
 )
 _NEXT_CONSEQUENCE = re.compile(
@@ -64,7 +74,9 @@ def _reaches(pattern: re.Pattern[str], text: str, ignore: frozenset[str]) -> lis
     for m in pattern.finditer(text):
         if m.group().lower() in ignore:
             continue
-        stop = _SCOPE_END.search(text, m.end())
+        # "no" denies one noun phrase ("little to no knee flexion and the spine ...")
+        ends = _NOUN_PHRASE_END if m.group().lower() == "no" else _SCOPE_END
+        stop = ends.search(text, m.end())
         spans.append((m.end(), stop.start() if stop else len(text)))
     return spans
 
@@ -86,7 +98,8 @@ def _opens_instruction(text: str, at: int) -> bool:
     bracket = text.rfind("(", 0, at)
     if bracket >= 0 and text.rfind(")", 0, at) < bracket:
         return bracket > 0 and _opens_instruction(text, bracket - 1)
-    return opens_instruction(strip_leads(tokenize(text[_clause_start(text, at) :])))
+    start = max((a for a, _ in clause_spans(text) if a <= at), default=0)
+    return opens_instruction(strip_leads(tokenize(text[start:])))
 
 
 def detect_stance(
@@ -130,22 +143,14 @@ def words_stance(
     return "endorsed" if instructs else "neutral"
 
 
-# Words that open a warning; a clause's own stance is read from the words after them.
-_OPENERS = frozenset({"rather", "instead", "avoid", "avoiding", "never", "stop", "stopping"})
-# A leading subordinate clause ("If you find yourself ..., think about ...") is not
-# what a sentence says; its main clause is.
-_SUBORDINATE = re.compile(
-    r"\s*(?:rather than|instead of|if|when|as|while|although|though|even if|once)\b[^,]*,\s*",
-    re.IGNORECASE,
-)
-
-
 def clause_stance(sentence: str, start: int, end: int, after: str = "") -> Stance:
     """The stance of a whole clause (sentence[start:end]): read from its main words."""
-    lead = _SUBORDINATE.match(sentence, start, end)
+    lead = SUBORDINATE.match(sentence, start, end)
     if lead and lead.end() < end:
         start = lead.end()
-    words = [t for t in tokenize(sentence[start:end]) if not t.filler and t.word not in _OPENERS]
+    words = [
+        t for t in tokenize(sentence[start:end]) if not t.filler and t.word not in WARNING_OPENERS
+    ]
     if not words:
         return "neutral"
     if _FAULT.search(sentence, start, end):
@@ -169,9 +174,12 @@ def heading_stance(heading: str) -> Stance:
     return "neutral"
 
 
-def warns(text: str) -> bool:
-    """The text itself carries a warning word ("rather than", "not", "too much", a fault)."""
-    return any(p.search(text) for p in (_CONTRAST, _EXCESS, _FAULT))
+def warns(text: str, after: str = "") -> bool:
+    """The text carries a warning word ("rather than", "not", "too much", a fault), or the
+    next sentence says what harm it leads to ("This tends to lead to ...")."""
+    return any(p.search(text) for p in (_CONTRAST, _EXCESS, _FAULT)) or bool(
+        _NEXT_CONSEQUENCE.match(after)
+    )
 
 
 def warned_spans(sentence: str, ignore: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
@@ -180,9 +188,10 @@ def warned_spans(sentence: str, ignore: frozenset[str] = frozenset()) -> list[tu
 
 
 def _leads_to_harm(sentence: str, words: list[Token]) -> bool:
-    """The words come before a "can turn this into" / "leads to" in their clause."""
+    """The words are a cause or a result of "can turn this into" / "leads to" in their clause
+    ("Too much knee flexion can turn this into a quad dominant movement")."""
     for m in _CONSEQUENCE.finditer(sentence):
         clause = _clause_start(sentence, m.start())
         if any(clause <= t.start < m.start() for t in words):
             return True
-    return False
+    return _inside(words, _reaches(_CONSEQUENCE, sentence, frozenset()))

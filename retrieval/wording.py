@@ -14,6 +14,7 @@ from functools import cache
 import Stemmer
 
 from retrieval.lexicon import (
+    ACTION_TOPIC_WORDS,
     BACK_AS_BODY,
     DIRECTIONS,
     IMPERATIVE_VERBS,
@@ -29,6 +30,7 @@ from retrieval.lexicon import (
 from retrieval.text import STOPWORDS
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_PAUSE = re.compile(r"[,;:()\[\]–—=/]|\s-\s|[.!?]\s")
 FILLER = STOPWORDS - DIRECTIONS
 WORD_SLACK = 2  # extra words allowed inside a match, beyond the cue's own
 SUBJECT_WORDS = frozenset(topic_words()) | {"weight", "body", "bar", "kettlebell"}
@@ -43,6 +45,7 @@ class Token:
     start: int
     end: int
     key: str = ""  # its own stem (sense-marked: "back#" is the body part)
+    pause: bool = False  # a comma, bracket, dash... stands between it and the word before
 
     @property
     def filler(self) -> bool:
@@ -74,12 +77,15 @@ def tokenize(text: str) -> list[Token]:
         stems = {stem(word)}
         if i + 1 < len(matches) and text[m.end() : matches[i + 1].start()] == "-":
             stems.add(stem(word + matches[i + 1].group().lower()))
-        tokens.append(Token(word, frozenset(stems), m.start(), m.end(), stem(word)))
+        pause = i > 0 and bool(_PAUSE.search(text, matches[i - 1].end(), m.start()))
+        tokens.append(Token(word, frozenset(stems), m.start(), m.end(), stem(word), pause))
     body = {i for i, _ in token_topics(tokens)}
     for i, token in enumerate(tokens):
         if token.word in _TWO_SENSES and (i in body) != (token.word == "hip"):
             key = token.word + "#"
-            tokens[i] = Token(token.word, frozenset({key}), token.start, token.end, key)
+            tokens[i] = Token(
+                token.word, frozenset({key}), token.start, token.end, key, token.pause
+            )
     return tokens
 
 
@@ -144,7 +150,7 @@ def opens_instruction(tokens: list[Token]) -> bool:
     if first not in SUBJECT_WORDS or len(tokens) < 2:
         return False
     second = tokens[1].word
-    return second in STATE_WORDS or second.endswith("ly")
+    return second in STATE_WORDS or second.endswith(("ly", "ing"))
 
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
@@ -166,6 +172,14 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
 
 
+# Words that open a warning; a clause's own stance is read from the words after them.
+WARNING_OPENERS = frozenset({"rather", "instead", "avoid", "avoiding", "never", "stop", "stopping"})
+# A leading subordinate clause ("If you find yourself ..., think about ...") is not
+# what a sentence says; its main clause is.
+SUBORDINATE = re.compile(
+    r"\s*(?:rather than|instead of|if|when|as|while|although|though|even if|once)\b[^,]*,\s*",
+    re.IGNORECASE,
+)
 _VERB_AFTER_COMMA = re.compile(r",\s+(?:and\s+|or\s+)?([A-Za-z]+)")
 
 
@@ -174,7 +188,11 @@ def _soft_split(text: str, start: int, end: int) -> list[tuple[int, int]]:
         m.group(1).lower() in IMPERATIVE_VERBS for m in _VERB_AFTER_COMMA.finditer(text, start, end)
     )
     spans, cursor = [], start
-    for m in _SOFT_BREAK.finditer(text, start, end):
+    lead = SUBORDINATE.match(text, start, end)
+    if lead and lead.end() < end:  # "Instead of X, we Y": X and Y are said differently
+        spans.append((start, lead.end()))
+        cursor = lead.end()
+    for m in _SOFT_BREAK.finditer(text, cursor, end):
         if m.start() < cursor:
             continue
         joint = m.group().strip(", ").lower()
@@ -214,8 +232,14 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     if lead := _LEAD_WORD.match(text, start, end):
         start = lead.end()
     while end > start and text[end - 1] in _TRIM:
+        closing = _PAIRS.get(text[end - 1])
+        if closing and text.count(closing, start, end) > text.count(text[end - 1], start, end - 1):
+            break  # keep the quote that closes one opened inside: sort of “fold forward.”
         end -= 1
     return start, end
+
+
+_PAIRS = {"”": "“", "’": "‘", ")": "("}
 
 
 # ---------------------------------------------------------------- same wording
@@ -228,6 +252,7 @@ class Wording:
     required: tuple[str, ...]  # stems that must all occur
     ordered: tuple[tuple[str, str], ...]  # (a, b): a must come before b
     negations: frozenset[str]  # negation words the cue itself uses
+    pauses: int = 0  # commas, brackets... inside the cue; a match may cross no more
 
     @classmethod
     def of(cls, cue: str) -> Wording:
@@ -244,7 +269,7 @@ class Wording:
             if before and after and before[-1] != after[0]:
                 ordered.append((before[-1], after[0]))
         negations = frozenset(t.word for t in tokens if t.word in NEGATIONS)
-        return cls(required, tuple(ordered), negations)
+        return cls(required, tuple(ordered), negations, sum(t.pause for t in tokens))
 
 
 NEGATIONS = frozenset({"not", "no", "never", "don't", "dont", "avoid", "without", "nor"})
@@ -267,6 +292,8 @@ def match_wording(wording: Wording, tokens: list[Token]) -> tuple[int, int] | No
                 continue
             if not _in_order(wording.ordered, window):
                 continue
+            if sum(t.pause for t in tokens[content[a] + 1 : content[b] + 1]) > wording.pauses:
+                break  # the stretch runs across clauses ("stand up, sit down, or simply move")
             if best is None or b - a < _width(best, content):
                 best = (content[a], content[b])
             break
@@ -292,12 +319,14 @@ def folded_words(tokens: list[Token]) -> list[str | None]:
     topics = dict(token_topics(tokens))
     out: list[str | None] = []
     for i, token in enumerate(tokens):
-        if token.filler or token.word in LIGHT_VERBS or token.word in NEGATIONS:
+        if token.word in ACTION_TOPIC_WORDS:
+            out.append(token.key)  # "braced" is "brace", whatever else it names
+        elif token.word in QUALIFIERS and i not in topics:
+            out.append("~" + QUALIFIERS[token.word])  # "much", "no" count although filler
+        elif token.filler or token.word in LIGHT_VERBS or token.word in NEGATIONS:
             out.append(None)
         elif i in topics:
             out.append("@" + topics[i])
-        elif token.word in QUALIFIERS:
-            out.append("~" + QUALIFIERS[token.word])
         else:
             out.append(token.key)
     return out
