@@ -41,24 +41,29 @@ def main() -> None:
     if index is None:
         index = Path(tempfile.mkdtemp()) / "index"
         build_index(ROOT / "corpus", index, embedder, ROOT, progress=False)
-    assistant = Assistant(index, embedder)
+    for line in report_lines(Assistant(index, embedder), args.sweep):
+        print(line)
+
+
+def report_lines(assistant: Assistant, with_sweep: bool = False) -> list[str]:
+    """The figures: accuracy per verdict and stance, the misses, and optionally the sweep."""
     labels = load_labels(LABELS)
     began = time.perf_counter()
     report = evaluate(labels, assistant.check_cue)
     seconds = time.perf_counter() - began
-    print(f"{len(labels)} labelled cues, {seconds / len(labels) * 1000:.0f} ms per cue")
-    print("\n".join(report.lines()))
-    for failure in report.failures:
-        print("  miss:", failure)
-    if args.sweep:
-        sweep(assistant, labels)
+    lines = [f"{len(labels)} labelled cues, {seconds / len(labels) * 1000:.0f} ms per cue"]
+    lines += report.lines()
+    lines += [f"  miss: {failure}" for failure in report.failures]
+    if with_sweep:
+        lines += sweep(assistant, labels)
+    return lines
 
 
-def sweep(assistant: Assistant, labels: list[CueLabel]) -> None:
+def sweep(assistant: Assistant, labels: list[CueLabel]) -> list[str]:
     """Verdict accuracy (found / close / not_found) for a grid of close thresholds."""
     book = assistant._cue_data()[0]
     base = CueSettings()
-    print("\nclose_cosine close_cosine_two   found  close  not_found  overall")
+    lines = ["", "close_cosine close_cosine_two   found  close  not_found  overall"]
     for one, two in itertools.product((0.40, 0.45, 0.50, 0.55, 0.60), (0.30, 0.35, 0.40, 0.45)):
         settings = replace(base, close_cosine=one, close_cosine_two=two)
         report = evaluate(
@@ -68,10 +73,11 @@ def sweep(assistant: Assistant, labels: list[CueLabel]) -> None:
         right = sum(t.right for t in v.values())
         total = sum(t.total for t in v.values())
         mark = " <- default" if (one, two) == (base.close_cosine, base.close_cosine_two) else ""
-        print(
+        lines.append(
             f"{one:12.2f} {two:16.2f} {v['found'].accuracy:7.1%} {v['close'].accuracy:6.1%}"
             f" {v['not_found'].accuracy:10.1%} {right / total:8.1%}{mark}"
         )
+    return lines
 
 
 def _check(cue: str, book: CueBook, assistant: Assistant, settings: CueSettings) -> CueCheck:

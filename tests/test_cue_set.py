@@ -96,3 +96,16 @@ def test_catalogue_of_the_real_articles(assistant):
     for c in listed.values():
         assert source_text(c.source)[c.start : c.end] == c.cue
         assert "Avatar" not in c.cue and "read more" not in c.cue  # never from boilerplate
+
+
+def test_the_bench_prints_the_figures(assistant):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cue_set", ROOT / "bench" / "cue_set.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines = bench.report_lines(assistant)
+    assert lines[0].startswith(f"{len(LABELS)} labelled cues")
+    assert any(line.startswith("verdict found") for line in lines)
+    assert any(line.startswith("stance  discouraged") for line in lines)
