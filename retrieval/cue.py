@@ -311,6 +311,8 @@ def _candidate(
         return _Candidate(quote, best, "found", float(scores[best]), float(cosines[best]), words)
     kind: Kind = "related"
     close = [i for i in parts if _is_close(book, cue, i, float(cosines[i]), settings)]
+    # A close clause says more precisely what is close (and in what stance) than its sentence.
+    close = [i for i in close if i != quote] or close
     if close:
         kind, best = "close", max(close, key=lambda i: scores[i])
     where = book.units[best]
