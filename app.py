@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import gradio as gr
     from fastapi import FastAPI
 
+    from retrieval.catalogue import Catalogue
+    from retrieval.cue import CueCheck, CueMatch
     from retrieval.feedback import FeedbackStore
     from retrieval.guard import RateLimiter
     from retrieval.service import Assistant
@@ -590,26 +592,28 @@ def create_app(
             f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
             "coaching articles, with the exact passages they come from."
         )
-        chatbot = plain_user_chatbot(
-            height=560,
-            sanitize_html=True,
-            latex_delimiters=[],  # no math: "$$" in an article or a question stays text
-            buttons=["copy", "copy_all"],  # no "share" to Hugging Face
-            placeholder=settings.welcome,
-            label="Chat",
-        )
-        gr.ChatInterface(
-            fn=respond,
-            chatbot=chatbot,
-            examples=settings.examples,
-            run_examples_on_click=True,
-            cache_examples=False,
-            analytics_enabled=False,
-            api_name="chat",
-        )
-        if store is not None:
-            rate = _typed(make_rater(store), data=gr.LikeData, request=gr.Request)
-            chatbot.like(rate, inputs=[chatbot], outputs=None, api_visibility="private")
+        with gr.Tab("Chat"):
+            chatbot = plain_user_chatbot(
+                height=560,
+                sanitize_html=True,
+                latex_delimiters=[],  # no math: "$$" in an article or a question stays text
+                buttons=["copy", "copy_all"],  # no "share" to Hugging Face
+                placeholder=settings.welcome,
+                label="Chat",
+            )
+            gr.ChatInterface(
+                fn=respond,
+                chatbot=chatbot,
+                examples=settings.examples,
+                run_examples_on_click=True,
+                cache_examples=False,
+                analytics_enabled=False,
+                api_name="chat",
+            )
+            if store is not None:
+                rate = _typed(make_rater(store), data=gr.LikeData, request=gr.Request)
+                chatbot.like(rate, inputs=[chatbot], outputs=None, api_visibility="private")
+        _cue_tab(assistant)
     return demo
 
 
@@ -720,6 +724,10 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
             None, description="Why a configured language model's answer was not used."
         )
 
+    class CueIn(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        cue: str = Field(description="A coaching cue.", examples=["soft knees"])
+
     class FeedbackIn(BaseModel):
         model_config = ConfigDict(extra="forbid")
         id: str = Field(max_length=64, description="The X-Answer-Id header of /api/ask.")
@@ -777,6 +785,10 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
         token = store.log(result, "api", _client_host(request))
         return JSONResponse(result.to_json(), headers={"X-Answer-Id": token} if token else {})
 
+    def cue(body: CueIn) -> JSONResponse:
+        """The articles' exact wording for a cue, where it is said, and its stance."""
+        return JSONResponse(assistant.check_cue(body.cue).to_json())
+
     def feedback(body: FeedbackIn) -> JSONResponse:
         """Thumbs up or down on an answer; a second rating replaces the first."""
         if not store.rate(body.id, body.rating):
@@ -799,6 +811,9 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
     app.post("/api/ask", response_model=None, responses=answer_doc, tags=["chat"])(
         _typed(ask, body=AskIn, request=Request)
     )
+    app.post("/api/cue", response_model=None, responses=errors, tags=["cue check"])(
+        _typed(cue, body=CueIn)
+    )
     app.post("/api/feedback", response_model=None, responses=errors, tags=["chat"])(
         _typed(feedback, body=FeedbackIn)
     )
@@ -807,7 +822,7 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
     def elsewhere(rest: str, request: Request) -> JSONResponse:
         # Anything else under /api/ answers in the API's own words, not Gradio's (which
         # would otherwise get it through the mount at /).
-        known = {"ask": "POST", "feedback": "POST", "health": "GET"}
+        known = {"ask": "POST", "cue": "POST", "feedback": "POST", "health": "GET"}
         if rest in known:
             return error(405, f"use {known[rest]} for /api/{rest}.")
         return error(404, f"no API route /api/{rest}; see /docs.")
@@ -1012,6 +1027,199 @@ def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- cue check
+
+CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
+CUE_COMMANDS = ("cue", "cues")
+VERDICT_TEXT = {
+    "found": "Found: an article uses this wording.",
+    "close": "Close: an article gives the same instruction in other words.",
+    "not_found": "Not found: no article says this; the nearest passages show what they say.",
+}
+STANCE_TEXT = {
+    "endorsed": "✔ endorsed",
+    "discouraged": "✖ discouraged (the article warns against it)",
+    "neutral": "○ neutral (mentioned, not instructed)",
+}
+
+
+def format_cue_text(check: CueCheck) -> str:
+    """A cue check for the terminal: the verdict, each match, then any differences."""
+    lines = [f"{check.cue}: {VERDICT_TEXT[check.verdict]}"]
+    for n, m in enumerate(check.matches, start=1):
+        lines.append(f"[{n}] {m.kind}, {m.stance}: {m.quote}")
+        lines.append(f"    {m.title} — {m.source}:{m.start}-{m.end} (score {m.score:.2f})")
+    for d in check.differences:
+        lines.append(f"! {d.note}")
+        for side in d.sides:
+            quotes = " / ".join(f"“{q.quote}” ({q.start}-{q.end})" for q in side.quotes)
+            lines.append(f"    {side.title}: {quotes}")
+    return "\n".join(lines)
+
+
+def format_catalogue_text(catalogue: Catalogue) -> str:
+    """The cue catalogue for the terminal, grouped by topic."""
+    lines = [f"{catalogue.count} cues in the articles"]
+    for topic, cues in catalogue.topics.items():
+        lines.append(f"\n{topic}")
+        for c in cues:
+            warn = " (warned against)" if c.stance == "discouraged" else ""
+            lines.append(f"  {c.cue}{warn} — {c.title}, {c.source}:{c.start}-{c.end}")
+    return "\n".join(lines)
+
+
+def match_in_context(match: CueMatch, context: int = 200) -> str:
+    """HTML: the quote highlighted inside its passage, the matched words in bold, all escaped."""
+    passage, base = match.passage, match.passage_start
+
+    def flat(text: str) -> str:
+        return html.escape(re.sub(r"\s+", " ", text))
+
+    at, end = match.start - base, match.end - base
+    if passage[at:end] != match.quote:  # the quote always comes from the article text itself
+        passage, at, end, base = match.quote, 0, len(match.quote), match.start
+    words_at = max(at, match.words_start - base)
+    words_end = min(end, max(words_at, match.words_end - base))
+    before = passage[max(0, at - context) : at]
+    after = passage[end : end + context]
+    return (
+        f"{'…' if at > context else ''}{flat(before)}<mark>{flat(passage[at:words_at])}"
+        f"<strong>{flat(passage[words_at:words_end])}</strong>{flat(passage[words_end:end])}"
+        f"</mark>{flat(after)}{'…' if end + context < len(passage) else ''}"
+    )
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def format_cue_markdown(check: CueCheck) -> str:
+    """A cue check for the browser: verdict, matches with their stance, differences."""
+    parts = [f"### {_esc(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
+    for d in check.differences:
+        sides = "; ".join(
+            f"*{_esc(s.title)}*: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
+            for s in d.sides
+        )
+        parts.append(f"⚠️ **{_esc(d.note)}** {sides}")
+    for n, m in enumerate(check.matches, start=1):
+        heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
+        parts.append(
+            f"**[{n}] {_esc(m.title)}**{heading} · {m.kind} · {STANCE_TEXT[m.stance]}  \n"
+            f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
+            f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
+        )
+    return "\n\n".join(parts)
+
+
+def catalogue_rows(catalogue: Catalogue) -> list[list[str]]:
+    """The catalogue as table rows: topic, cue, stance, article, where."""
+    return [
+        [topic, c.cue, c.stance, c.title, f"{c.source}:{c.start}-{c.end}"]
+        for topic, cues in catalogue.topics.items()
+        for c in cues
+    ]
+
+
+def make_cue_checker(assistant: Assistant) -> Callable[[str], str]:
+    """The Cue check tab's handler: one library call, formatted."""
+
+    def check(cue: str) -> str:
+        try:
+            return format_cue_markdown(assistant.check_cue(cue))
+        except HingeCoachError as exc:
+            return f"Sorry, {html.escape(str(exc), quote=False)}"
+
+    return check
+
+
+def _cue_tab(assistant: Assistant) -> None:
+    """The "Cue check" tab: check a cue's wording and stance; browse the cue catalogue."""
+    import gradio as gr
+
+    check = make_cue_checker(assistant)
+    rows = catalogue_rows(assistant.cues())
+    with gr.Tab("Cue check"):
+        gr.Markdown(
+            "Type a coaching cue to see whether the articles use that wording, "
+            "in what words, and whether they endorse it or warn against it."
+        )
+        with gr.Row():
+            box = gr.Textbox(
+                label="Cue", placeholder="e.g. soft knees", scale=4, max_length=200, submit_btn=True
+            )
+        gr.Examples(CUE_EXAMPLES, inputs=box)
+        result = gr.Markdown(sanitize_html=True, elem_id="cue-result")
+        box.submit(check, inputs=box, outputs=result, api_name="cue")
+        gr.Markdown(f"#### Cue catalogue: {len(rows)} cues from the articles, by body part")
+        table = gr.Dataframe(
+            value=rows,
+            headers=["Topic", "Cue", "Stance", "Article", "Where"],
+            interactive=False,
+            wrap=True,
+            show_search="search",
+            max_height=420,
+            column_widths=["10%", "40%", "13%", "15%", "22%"],
+            elem_id="cue-catalogue",
+        )
+
+        def pick(event: gr.SelectData) -> tuple[str, str]:
+            cue = rows[event.index[0]][1] if event.index else ""
+            return cue, check(cue) if cue else ""
+
+        # Gradio finds the event argument by its annotation, which must be the class itself.
+        pick.__annotations__["event"] = gr.SelectData
+
+        table.select(pick, outputs=[box, result], api_visibility="private")
+
+
+def run_cue_command(
+    args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO
+) -> int:
+    """`hingecoach cue CUE|-` and `hingecoach cues`."""
+    if args.command == "cue" and args.cue == "-" and not args.json:
+        raise HingeCoachError("reading cues from stdin needs --json.")
+    assistant = open_assistant(settings)
+    if args.command == "cues":
+        catalogue = assistant.cues()
+        text = json.dumps(catalogue.to_json(), ensure_ascii=False)
+        print(text if args.json else format_catalogue_text(catalogue), file=stdout)
+        return 0
+    if args.cue == "-":
+        return cue_stream(assistant, stdin, stdout)
+    check = assistant.check_cue(args.cue)
+    text = json.dumps(check.to_json(), ensure_ascii=False)
+    print(text if args.json else format_cue_text(check), file=stdout)
+    return 0
+
+
+def cue_stream(assistant: Assistant, lines: TextIO, out: TextIO) -> int:
+    """Batch mode: one cue per input line, one JSON object per output line."""
+    failures = 0
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        try:
+            record = assistant.check_cue(line).to_json()
+        except HingeCoachError as exc:
+            failures += 1
+            record = {"cue": line, "error": str(exc)}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+    return 1 if failures else 0
+
+
+def _add_cue_commands(sub: Any, index_help: str) -> None:
+    cue = sub.add_parser("cue", help="check a coaching cue's wording ('-' reads cues from stdin)")
+    cue.add_argument("cue", help="the cue, or - for one cue per stdin line")
+    cue.add_argument("--json", action="store_true", help="print JSON (one object per line)")
+    cue.add_argument("--index", type=Path, help=index_help)
+    cues = sub.add_parser("cues", help="list the coaching cues the articles contain")
+    cues.add_argument("--json", action="store_true", help="print JSON")
+    cues.add_argument("--index", type=Path, help=index_help)
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -1053,6 +1261,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_cue_commands(sub, index_help)
     return parser
 
 
@@ -1141,6 +1350,8 @@ def run(
         return 0
     if args.command == "report":
         return run_report(settings, stdout, args.json)
+    if args.command in CUE_COMMANDS:
+        return run_cue_command(args, settings, stdin, stdout)
     assistant = open_assistant(settings)
     if args.question == "-":
         if not args.json:

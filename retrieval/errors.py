@@ -35,3 +35,7 @@ class LLMError(HingeCoachError):
 
 class FeedbackStoreError(HingeCoachError):
     """The question log cannot be opened, or a rating is not 'up' or 'down'."""
+
+
+class BadCueError(HingeCoachError):
+    """The cue cannot be checked as given (empty, too long, no words to look for)."""

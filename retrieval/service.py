@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.answer import AnswerSettings, answer
+from retrieval.catalogue import Catalogue, build_catalogue
+from retrieval.cue import CueCheck, CueSettings, check_cue
 from retrieval.embedder import Embedder, vector_space
 from retrieval.index import Index, load_index
 from retrieval.records import Answer
 from retrieval.text import valid_text
+from retrieval.units import CueBook, build_cuebook
 
 if TYPE_CHECKING:
     from retrieval.llm import ChatModel
@@ -39,6 +43,9 @@ class Assistant:
             self.index_dir, embedder.model_id, embedder.dimension, vector_space(embedder)
         )
         self._slots: threading.BoundedSemaphore | None = None
+        self.cue_settings = CueSettings()
+        self._cue_lock = threading.Lock()
+        self._cues: tuple[CueBook, Catalogue] | None = None
 
     def limit_concurrency(self, answers: int) -> None:
         """Run at most this many answers at once; callers beyond that wait their turn.
@@ -103,6 +110,25 @@ class Assistant:
             return answer(question, index or self._index, self.embedder, history, settings)
         with self._slots:
             return answer(question, index or self._index, self.embedder, history, settings)
+
+    def _cue_data(self) -> tuple[CueBook, Catalogue]:
+        """Clauses, vectors and catalogue of the current index, built on first use."""
+        with self._cue_lock:
+            index = self._index
+            if self._cues is None or self._cues[0].index is not index:
+                book = build_cuebook(index, self.embedder)
+                self._cues = (book, build_catalogue(book))
+            return self._cues
+
+    def check_cue(self, cue: str) -> CueCheck:
+        """Whether the articles use a coaching cue's wording, and their stance."""
+        with self._slots or nullcontext():  # embedding is CPU-bound, like answers
+            return check_cue(cue, self._cue_data()[0], self.embedder, self.cue_settings)
+
+    def cues(self) -> Catalogue:
+        """The coaching cues the articles contain, by topic."""
+        with self._slots or nullcontext():
+            return self._cue_data()[1]
 
 
 def _valid(question: str, history: list[str] | None) -> tuple[str, list[str] | None]:

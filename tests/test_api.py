@@ -248,3 +248,17 @@ def test_report_without_a_log_is_one_clear_line(tmp_path):
         f"hingecoach: error: no question log at {tmp_path / 'none.sqlite3'}; "
         "it is written while `hingecoach serve` runs."
     )
+
+
+def test_cue_endpoint_returns_the_cue_check_json(site):
+    from tests.conftest import source_text
+
+    api_client, _ = site
+    response = api_client.post("/api/cue", json={"cue": "soft knees"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["cue"] == "soft knees" and body["verdict"] == "found"
+    for match in body["matches"]:
+        assert source_text(match["source"])[match["start"] : match["end"]] == match["quote"]
+    assert api_client.post("/api/cue", json={"cue": "  "}).status_code == 400
+    assert api_client.get("/api/cue").status_code == 405

@@ -1,0 +1,37 @@
+"""The Cue check tab as a coach sees it, in headless Chromium."""
+
+from __future__ import annotations
+
+from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
+
+
+def test_cue_check_tab_shows_verdict_stance_and_catalogue(real_index_dir):
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="Cue check").click()
+        box = page.get_by_label("Cue", exact=True)
+        box.wait_for(timeout=60_000)
+        box.fill("soft knees")
+        box.press("Enter")
+        result = page.locator("#cue-result")
+        result.get_by_text("Found: an article uses this wording.").wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "cue-check.png"), full_page=True)
+        text = result.inner_text()
+        assert "Knees remain soft" in text and "endorsed" in text
+        assert "instructions on the knees differ" in text
+        assert result.locator("mark").count() >= 3
+        catalogue = page.locator("#cue-catalogue")
+        assert "hinge at the hips" in catalogue.inner_text()
+        catalogue.get_by_placeholder("Search").fill("shin")
+        catalogue.locator("span:visible", has_text="Shins stay vertical").first.wait_for()
+        assert "hinge at the hips" not in catalogue.inner_text()
+
+        # A cue picked from the catalogue is checked at once.
+        catalogue.get_by_placeholder("Search").fill("folding")
+        catalogue.locator("span:visible", has_text="Rather than folding forward").first.click()
+        result.get_by_text("Rather than folding forward").first.wait_for(timeout=60_000)
+        assert "discouraged" in result.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "cue-check-catalogue.png"), full_page=True)
