@@ -762,7 +762,8 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
             for e in problems[:3]
         )
-        return error(422, f"invalid request: {text or exc}.")
+        # One line even when a field name the client sent holds a line break.
+        return error(422, " ".join(f"invalid request: {text or exc}.".split()))
 
     async def http_error(request: Any, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 400)

@@ -104,7 +104,7 @@ def test_health_and_openapi(site):
     assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     schema = client.get("/openapi.json").json()
     ask = schema["paths"]["/api/ask"]["post"]
-    assert set(schema["paths"]) == {"/api/ask", "/api/feedback", "/api/health"}
+    assert set(schema["paths"]) == {"/api/ask", "/api/cue", "/api/feedback", "/api/health"}
     assert "429" in ask["responses"] and "200" in ask["responses"]
     docs = client.get("/docs").text
     assert "/docs-static/swagger-ui-bundle.js" in docs and "cdn." not in docs

@@ -128,6 +128,7 @@ FUZZ = settings(
 @given(ASK_BODIES)
 @example(b'{"question": "\\ud800"}')  # a lone surrogate once failed the log with a 500
 @example(b'{"question": "ok", "history": ["\\u0000"]}')  # a blank earlier question: 400
+@example(b'{"\\n": null}')  # a line break in a field name once made a two-line error
 def test_no_request_body_makes_ask_fail_with_a_5xx(fake_site, body):
     client, _ = fake_site
     response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
