@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import zip_longest
-
-import numpy as np
 
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
-from retrieval.followup import resolve
+from retrieval.followup import Resolved, resolve
 from retrieval.index import Index, per_index
+from retrieval.vocabulary import Lexicon, lexicon, normalise, query_terms, without_topic
+from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
 from retrieval.records import Answer, Citation
-from retrieval.search import Hit, search
+from retrieval.scope import OUT_OF_SCOPE, off_topic
+from retrieval.search import search
 from retrieval.text import stems
 
 MAX_QUESTION_CHARS = 1000
@@ -26,15 +27,18 @@ class AnswerSettings:
     """Knobs of quote selection and abstention (calibrated on the labelled questions)."""
 
     k: int = 3  # citations at most
-    passages: int = 6  # passages whose sentences compete for quotes
-    min_evidence: float = (
-        0.52  # abstain when no sentence's cosine + w_evidence * overlap reaches this
-    )
-    w_evidence: float = 0.20
-    margin: float = 0.12  # keep quotes scoring within this of the best
-    w_sentence: float = 0.55
-    w_passage: float = 0.30
-    w_lexical: float = 0.15
+    passages: int = 8  # passages whose sentences compete for quotes
+    # Evidence that the articles answer: the best quotable sentence's score, minus off_topic times
+    # the question's cosine with the nearest out-of-scope topic, plus topic_bonus when the
+    # question names what every article is about ("hinge"). Below min_evidence: abstain.
+    min_evidence: float = 0.01
+    off_topic: float = 1.0
+    topic_bonus: float = 0.2
+    margin: float = 0.15  # keep quotes scoring within this of the best
+    both_margin: float = 0.10  # the other article is cited when its best is this close to the top
+    context_weight: float = 0.4  # weight of the earlier question's words in a follow-up
+    weights: Weights = field(default_factory=Weights)
+    out_of_scope: tuple[str, ...] = OUT_OF_SCOPE
 
 
 _PAIN = re.compile(
@@ -78,12 +82,17 @@ def clean_history(history: Sequence[str] | None) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Scored:
-    sentence_id: int
-    score: float
-    cosine: float
-    overlap: float  # share of the query's content stems found in the sentence
+def _query(
+    resolved: Resolved, lex: Lexicon, embedder: Embedder, settings: AnswerSettings
+) -> Query:
+    """Embed the question (a follow-up also alone, in the same call) and weigh its words."""
+    own = query_terms(resolved.question, lex)
+    if not resolved.followup:
+        return Query(embedder.encode([without_topic(resolved.question, lex)])[0], own)
+    vectors = embedder.encode([without_topic(t, lex) for t in (resolved.text, resolved.question)])
+    terms = query_terms(resolved.context, lex, settings.context_weight)
+    terms.update({t: max(v, terms.get(t, 0.0)) for t, v in own.items()})
+    return Query(vectors[0], terms, vectors[1], own)
 
 
 def answer(
@@ -96,20 +105,35 @@ def answer(
     """Answer one question from the index, quoting the sentences that answer it."""
     settings = settings or AnswerSettings()
     text = clean_question(question)
-    query = resolve(text, clean_history(history)[-3:])
-    query_vector = embedder.encode([query])[0]
-    hits = search(index, query_vector, query, k=settings.passages)
-    scored = _score_sentences(index, hits, query_vector, query, settings)
-    evidence = max((s.cosine + settings.w_evidence * s.overlap for s in scored), default=0.0)
+    lex = lexicon(index)
+    earlier = [normalise(h, lex) for h in clean_history(history)]
+    resolved = resolve(normalise(text, lex), earlier)
+    query = _query(resolved, lex, embedder, settings)
+    hits = search(index, query.vector, resolved.text, k=settings.passages)
+    scored = score_sentences(index, lex, hits, query, settings.weights)
+    own = query.own_vector if query.own_vector is not None else query.vector
+    nearest_off_topic = off_topic(own, embedder, settings.out_of_scope)
+    # A question ("Why?") or a bracketed aside in the articles is no evidence of an answer.
+    best = max((x.score for x in scored if lex.quotable[x.sentence_id]), default=0.0)
+    names_topic = bool(lex.topic & set(stems(resolved.question)))
+    evidence = (
+        best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
+    )
     debug = {
-        "query": query,
+        "query": resolved.text,
+        "followup": resolved.followup,
+        "best_sentence": best,
+        "max_cosine": max((x.cosine for x in scored), default=0.0),
+        "max_overlap": max((x.overlap for x in scored), default=0.0),
+        "top_overlap": scored[0].overlap if scored else 0.0,
+        "top_cosine": scored[0].cosine if scored else 0.0,
         "best_passage": max((h.dense for h in hits), default=0.0),
-        "best_sentence": scored[0].score if scored else 0.0,
+        "off_topic": nearest_off_topic,
         "evidence": evidence,
     }
-    if evidence < settings.min_evidence:
+    if not scored or evidence < settings.min_evidence:
         return Answer(question=question, answer=abstention(index), abstained=True, debug=debug)
-    citations = _citations(index, _pick(index, scored, settings))
+    citations = _citations(index, _choose(index, scored, settings))
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     notice = MEDICAL_NOTE if _PAIN.search(text) else None
     return Answer(
@@ -122,59 +146,17 @@ def answer(
     )
 
 
-def _score_sentences(
-    index: Index, hits: list[Hit], query_vector: np.ndarray, query: str, settings: AnswerSettings
-) -> list[_Scored]:
-    """Each sentence of the candidate passages, scored by itself, its passage and shared words."""
-    query_stems = set(stems(query))
-    ids = [sid for hit in hits for sid in index.chunk_sentences[hit.chunk_id]]
-    if not ids:
-        return []
-    cosines = index.sentence_vectors[ids] @ query_vector
-    passage = {hit.chunk_id: hit.dense for hit in hits}
-    out = []
-    for sid, cosine in zip(ids, cosines.tolist(), strict=True):
-        sentence = index.sentences[sid]
-        overlap = len(query_stems & set(stems(sentence.text))) / max(1, len(query_stems))
-        score = (
-            settings.w_sentence * cosine
-            + settings.w_passage * passage[sentence.chunk_id]
-            + settings.w_lexical * overlap
-        )
-        out.append(_Scored(sid, score, cosine, overlap))
-    return sorted(out, key=lambda s: -s.score)
+def _choose(index: Index, scored: list[Scored], settings: AnswerSettings) -> list[Span]:
+    spans = pick(index, scored, settings.k, settings.margin)
+    return other_article(index, scored, spans, settings.k, settings.both_margin)
 
 
-def _pick(index: Index, scored: list[_Scored], settings: AnswerSettings) -> list[_Scored]:
-    """Best quotes within the margin, one per passage; another article's best joins if close."""
-    top = scored[0].score
-    picked: list[_Scored] = []
-    used_chunks: set[int] = set()
-    for item in scored:
-        chunk_id = index.sentences[item.sentence_id].chunk_id
-        if item.score < top - settings.margin or len(picked) == settings.k:
-            break
-        if chunk_id not in used_chunks:
-            picked.append(item)
-            used_chunks.add(chunk_id)
-    docs = {index.chunks[index.sentences[p.sentence_id].chunk_id].doc_id for p in picked}
-    for item in scored:
-        doc = index.chunks[index.sentences[item.sentence_id].chunk_id].doc_id
-        if doc not in docs and item.score >= top - 2 * settings.margin:
-            picked = (
-                picked[: settings.k - 1] + [item] if len(picked) >= settings.k else picked + [item]
-            )
-            break
-    return picked
-
-
-def _citations(index: Index, picked: list[_Scored]) -> list[Citation]:
+def _citations(index: Index, spans: list[Span]) -> list[Citation]:
     citations = []
-    for n, item in enumerate(picked, start=1):
-        sentence = index.sentences[item.sentence_id]
-        chunk = index.chunks[sentence.chunk_id]
+    for n, span in enumerate(spans, start=1):
+        chunk = index.chunks[index.sentences[span.first].chunk_id]
         document = index.documents[chunk.doc_id]
-        start, end = _extend(index, item.sentence_id)
+        start, end = index.sentences[span.first].start, index.sentences[span.last].end
         citations.append(
             Citation(
                 n=n,
@@ -184,27 +166,12 @@ def _citations(index: Index, picked: list[_Scored]) -> list[Citation]:
                 start=start,
                 end=end,
                 passage=chunk.text,
-                score=item.score,
+                score=span.score,
                 heading=chunk.heading,
                 passage_start=chunk.start,
             )
         )
     return citations
-
-
-def _extend(index: Index, sentence_id: int) -> tuple[int, int]:
-    """A sentence, plus the next one when it is a fragment that needs it ("Why?", "A few tips:")."""
-    sentence = index.sentences[sentence_id]
-    start, end = sentence.start, sentence.end
-    if len(sentence.text) >= 40 and not sentence.text.endswith(":"):
-        return start, end
-    nxt = sentence_id + 1
-    if nxt < len(index.sentences) and index.sentences[nxt].chunk_id == sentence.chunk_id:
-        doc_id = index.chunks[sentence.chunk_id].doc_id
-        gap = index.quote(doc_id, end, index.sentences[nxt].start)
-        if "\n" not in gap:  # same paragraph only
-            end = index.sentences[nxt].end
-    return start, end
 
 
 @per_index

@@ -39,3 +39,7 @@ class FeedbackStoreError(HingeCoachError):
 
 class BadCueError(HingeCoachError):
     """The cue cannot be checked as given (empty, too long, no words to look for)."""
+
+
+class QuestionSetError(HingeCoachError):
+    """A labelled question set for evaluation is missing or malformed."""

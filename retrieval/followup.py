@@ -1,8 +1,15 @@
-"""Follow-up questions without an LLM: detect dependence on the conversation, then resolve."""
+"""Follow-up questions without an LLM: detect dependence on the conversation, then resolve.
+
+"and my feet?" after "how much should my knees bend" is searched as both questions together,
+while the words of the new question keep the most weight when quotes are picked. A question
+that stands on its own ("which muscles are in the posterior chain?") is left alone, whatever
+was asked before.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from retrieval.text import stems
 
@@ -11,22 +18,44 @@ _LEADS = re.compile(
     r"why(?: is that| so)?\??$)\b",
     re.IGNORECASE,
 )
-_REFERS = re.compile(r"\b(?:it|that|this|those|these|them|they|there|one|ones)\b", re.IGNORECASE)
+_REFERS = re.compile(
+    r"\b(?:it|its|that|this|those|these|them|they|there|one|ones|same|instead)\b", re.IGNORECASE
+)
 SHORT_CONTENT_WORDS = 3
+MAX_DEPTH = 3  # earlier turns followed back through chains of follow-ups
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A question and, when it depends on the conversation, the question it continues."""
+
+    question: str
+    context: str = ""  # the earlier question (itself resolved), empty when standalone
+
+    @property
+    def followup(self) -> bool:
+        return bool(self.context)
+
+    @property
+    def text(self) -> str:
+        """What to search for: the earlier question, then this one."""
+        return f"{self.context} {self.question}" if self.context else self.question
 
 
 def is_followup(question: str) -> bool:
     """True when the question reads as dependent on what was asked before."""
-    content = stems(question)
     if _LEADS.match(question):
         return True
+    content = stems(question)
     return len(content) <= SHORT_CONTENT_WORDS and bool(
         _REFERS.search(question) or len(content) <= 1
     )
 
 
-def resolve(question: str, history: list[str] | None) -> str:
-    """The text to search for: the question, joined to the previous one when it depends on it."""
+def resolve(question: str, history: list[str] | None) -> Resolved:
+    """The question, with the earlier question it continues when it is a follow-up."""
+    history = [h for h in history or [] if h.strip()][-MAX_DEPTH:]
     if not history or not is_followup(question):
-        return question
-    return f"{history[-1].strip()} {question.strip()}"
+        return Resolved(question)
+    previous = resolve(history[-1], history[:-1])
+    return Resolved(question, previous.text)

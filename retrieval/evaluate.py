@@ -1,0 +1,323 @@
+"""Answer quality on a labelled question set, side by side with the usual baselines.
+
+A question set is JSONL, one object a line:
+  {"question": "...", "kind": "answerable" | "unanswerable" | "followup",
+   "gold": ["key phrase copied verbatim from an article", ...], "history": ["earlier question"]}
+
+A citation is right when one of the question's gold phrases appears in its quote (case,
+whitespace and curly quotes aside). Metrics, per system:
+  Hit@1, Hit@3, MRR   answerable questions: a right quote first / in the first three
+  chars@3             characters of the first three quotes a reader is handed, per question
+  abstain / false     share of unanswerable questions refused / of answerable ones refused
+  follow-up Hit@3     follow-ups (with history) with a right quote in the first three
+  junk@1              unanswerable questions whose top passage is not article text (reviews...)
+Baselines never abstain on their own; their refusal figures use the cutoff on their top score
+that best separates the two kinds on this very set (an optimistic, hindsight cutoff), and their
+hit figures ignore that cutoff. Baselines see a follow-up question alone, as a pipeline without
+a question-rewriting LLM does.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.answer import AnswerSettings, answer
+from retrieval.baselines import Baseline, default_baselines
+from retrieval.embedder import Embedder
+from retrieval.errors import QuestionSetError
+from retrieval.index import Index
+
+KINDS = ("answerable", "unanswerable", "followup")
+OURS = "hingecoach (hybrid, sentence quotes)"
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\xa0": " "})
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    """One question of the set, with what a right citation contains."""
+
+    question: str
+    kind: str
+    gold: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one system did with one question."""
+
+    question: LabelledQuestion
+    quotes: list[str]
+    score: float  # confidence: our evidence, or a baseline's top passage score
+    abstained: bool
+    junk: bool = False
+
+    @property
+    def rank(self) -> int | None:
+        """1-based position of the first right quote, None when there is none."""
+        if self.abstained:
+            return None
+        gold = [_normal(g) for g in self.question.gold]
+        for n, quote in enumerate(self.quotes, start=1):
+            text = _normal(quote)
+            if any(g in text for g in gold):
+                return n
+        return None
+
+
+@dataclass(frozen=True)
+class SystemScores:
+    """One row of the table."""
+
+    name: str
+    k: int
+    hit1: float
+    hit3: float
+    mrr: float
+    chars: float
+    abstention: float
+    false_abstention: float
+    followup_hit3: float
+    junk: float
+    cutoff: float
+
+
+@dataclass
+class Report:
+    """The evaluation of our pipeline and the baselines on one question set."""
+
+    counts: dict[str, int]
+    systems: list[SystemScores]
+    distributions: dict[str, dict[str, float]]
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "systems": [
+                {k: round(v, 4) if isinstance(v, float) else v for k, v in s.__dict__.items()}
+                for s in self.systems
+            ],
+            "evidence": self.distributions,
+            "misses": self.misses,
+        }
+
+    def lines(self) -> list[str]:
+        """The table, the abstention operating point and the misses, for a terminal."""
+        c = self.counts
+        out = [
+            f"{c['answerable']} answerable, {c['unanswerable']} unanswerable, "
+            f"{c['followup']} follow-up questions",
+            "",
+            f"{'system':<36} {'k':>2} {'Hit@1':>6} {'Hit@3':>6} {'MRR':>6} {'chars@3':>8} "
+            f"{'abstain':>8} {'false':>6} {'follow@3':>9} {'junk@1':>7}",
+        ]
+        for s in self.systems:
+            out.append(
+                f"{s.name:<36} {s.k:>2} {s.hit1:>6.2f} {s.hit3:>6.2f} {s.mrr:>6.2f} "
+                f"{s.chars:>8.0f} {s.abstention:>8.2f} {s.false_abstention:>6.2f} "
+                f"{s.followup_hit3:>9.2f} {s.junk:>7.2f}"
+            )
+        ours = self.systems[0]
+        out += ["", f"abstention: ours refuses below evidence {ours.cutoff:.3f}; baselines at "
+                "their best cutoff on this set: "
+                + ", ".join(f"{s.name.split(',')[0]} {s.cutoff:.3f}" for s in self.systems[1:])]
+        for kind, dist in self.distributions.items():
+            out.append(
+                f"evidence, {kind:<12} min {dist['min']:.3f}  p10 {dist['p10']:.3f}  "
+                f"median {dist['median']:.3f}  p90 {dist['p90']:.3f}  max {dist['max']:.3f}"
+            )
+        if self.misses:
+            out += ["", "misses (ours):"]
+            for miss in self.misses:
+                context = f" (after {miss['history'][-1]!r})" if miss["history"] else ""
+                out.append(
+                    f"  [{miss['kind']}] {miss['question']!r}{context}: {miss['result']}, "
+                    f"evidence {miss['evidence']:.3f}"
+                    + (f"; top quote {miss['top'][:70]!r}" if miss["top"] else "")
+                )
+        return out
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).lower().split())
+
+
+def load_questions(path: Path) -> list[LabelledQuestion]:
+    """Read a JSONL question set; any malformed line is a one-line error naming it."""
+    try:
+        lines = Path(path).read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionSetError(f"cannot read the question set {path} ({exc}).") from exc
+    questions = [
+        _parse(line, f"{path}:{n}") for n, line in enumerate(lines, start=1) if line.strip()
+    ]
+    if not questions:
+        raise QuestionSetError(f"the question set {path} has no questions.")
+    return questions
+
+
+def _parse(line: str, where: str) -> LabelledQuestion:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise QuestionSetError(f"{where}: invalid JSON ({exc.msg}).") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+        raise QuestionSetError(f'{where}: each line needs a "question" string.')
+    kind = data.get("kind", "answerable" if data.get("gold") else "unanswerable")
+    gold, history = data.get("gold") or [], data.get("history") or []
+    if kind not in KINDS:
+        raise QuestionSetError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+    for name, value in (("gold", gold), ("history", history)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise QuestionSetError(f'{where}: "{name}" must be a list of strings.')
+    if (kind != "unanswerable") != bool(gold):
+        raise QuestionSetError(f"{where}: answerable questions need gold phrases, others none.")
+    return LabelledQuestion(data["question"], kind, tuple(gold), tuple(history))
+
+
+def run_ours(
+    index: Index, embedder: Embedder, questions: list[LabelledQuestion], settings: AnswerSettings
+) -> list[Outcome]:
+    """Every question through the real answering pipeline, history included."""
+    outcomes = []
+    for q in questions:
+        result = answer(q.question, index, embedder, list(q.history), settings)
+        quotes = [c.quote for c in result.citations]
+        outcomes.append(Outcome(q, quotes, float(result.debug["evidence"]), result.abstained))
+    return outcomes
+
+
+def run_baseline(
+    baseline: Baseline, questions: list[LabelledQuestion], vectors: np.ndarray
+) -> list[Outcome]:
+    """Every question (alone) through a baseline; abstention is decided later by a cutoff."""
+    outcomes = []
+    for q, vector in zip(questions, vectors, strict=True):
+        got = baseline.retrieve(q.question, vector)
+        outcomes.append(Outcome(q, got.passages, got.score, False, got.junk))
+    return outcomes
+
+
+def best_cutoff(outcomes: list[Outcome]) -> float:
+    """The score below which refusing best separates unanswerable from answerable questions."""
+    scores = sorted({o.score for o in outcomes} | {float("inf")})
+    return max(scores, key=lambda cut: (_refusals(outcomes, cut), -cut))
+
+
+def _refusals(outcomes: list[Outcome], cut: float) -> float:
+    right = _mean([o.score < cut for o in outcomes if not o.question.answerable])
+    wrong = _mean([o.score < cut for o in outcomes if o.question.answerable])
+    return right - wrong
+
+
+def _mean(values: list[Any]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0
+
+
+def score_system(
+    name: str, k: int, outcomes: list[Outcome], cutoff: float = float("-inf")
+) -> SystemScores:
+    """The table row for one system's outcomes; a baseline refuses below `cutoff`."""
+    answerable = [o for o in outcomes if o.question.kind == "answerable"]
+    followups = [o for o in outcomes if o.question.kind == "followup"]
+    unanswerable = [o for o in outcomes if o.question.kind == "unanswerable"]
+    refused = [o.abstained or o.score < cutoff for o in outcomes]
+    by_id = {id(o): r for o, r in zip(outcomes, refused, strict=True)}
+    answered = [o for o in answerable + followups if not o.abstained]
+    ranks = [o.rank for o in answerable]
+    return SystemScores(
+        name=name,
+        k=k,
+        hit1=_mean([r == 1 for r in ranks]),
+        hit3=_mean([r is not None and r <= 3 for r in ranks]),
+        mrr=_mean([1 / r if r else 0.0 for r in ranks]),
+        chars=_mean([sum(len(q) for q in o.quotes[:3]) for o in answered]),
+        abstention=_mean([by_id[id(o)] for o in unanswerable]),
+        false_abstention=_mean([by_id[id(o)] for o in answerable + followups]),
+        followup_hit3=_mean([o.rank is not None and o.rank <= 3 for o in followups]),
+        junk=_mean([o.junk and not o.abstained for o in unanswerable]),
+        cutoff=cutoff,
+    )
+
+
+def _distribution(scores: list[float]) -> dict[str, float]:
+    if not scores:
+        return {name: 0.0 for name in ("min", "p10", "median", "p90", "max")}
+    p10, p90 = np.percentile(scores, [10, 90]).tolist()
+    return {
+        "min": round(min(scores), 4),
+        "p10": round(p10, 4),
+        "median": round(statistics.median(scores), 4),
+        "p90": round(p90, 4),
+        "max": round(max(scores), 4),
+    }
+
+
+def _misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    out = []
+    for o in outcomes:
+        q = o.question
+        if q.answerable and o.rank == 1 or not q.answerable and o.abstained:
+            continue
+        if not q.answerable:
+            result = "answered"
+        elif o.abstained:
+            result = "abstained"
+        else:
+            result = f"right quote at {o.rank}" if o.rank else "no right quote"
+        out.append(
+            {
+                "question": q.question,
+                "kind": q.kind,
+                "history": list(q.history),
+                "result": result,
+                "evidence": round(o.score, 4),
+                "top": o.quotes[0] if o.quotes else "",
+            }
+        )
+    return out
+
+
+def evaluate(
+    index: Index,
+    embedder: Embedder,
+    questions: list[LabelledQuestion],
+    settings: AnswerSettings | None = None,
+    baselines: list[Baseline] | None = None,
+) -> Report:
+    """Run the question set through our pipeline and each baseline, and score them all."""
+    settings = settings or AnswerSettings()
+    ours = run_ours(index, embedder, questions, settings)
+    # Ours refuses by itself; the row only records its operating point.
+    rows = [replace(score_system(OURS, settings.k, ours), cutoff=settings.min_evidence)]
+    vectors = embedder.encode([q.question for q in questions])
+    for baseline in default_baselines(index, embedder) if baselines is None else baselines:
+        outcomes = run_baseline(baseline, questions, vectors)
+        rows.append(score_system(baseline.name, baseline.k, outcomes, best_cutoff(outcomes)))
+    return Report(
+        counts={kind: sum(q.kind == kind for q in questions) for kind in KINDS},
+        systems=rows,
+        distributions={
+            "answerable": _distribution([o.score for o in ours if o.question.answerable]),
+            "unanswerable": _distribution([o.score for o in ours if not o.question.answerable]),
+        },
+        misses=_misses(ours),
+    )
+
+
+def evaluate_file(
+    path: Path, index: Index, embedder: Embedder, settings: AnswerSettings | None = None
+) -> Report:
+    """Load a question set and evaluate it (what `hingecoach eval` runs)."""
+    return evaluate(index, embedder, load_questions(path), settings)

@@ -1,0 +1,179 @@
+"""Sentence-level reranking inside the best passages, and the one or two sentences to quote.
+
+There is no cross-encoder to lean on, so each sentence of the candidate passages is scored
+from what we have: its own cosine with the question (the bi-encoder at sentence level), its
+passage's cosine (which carries the heading and neighbouring sentences), the share of the
+question's telling words it and its heading contain, and its shape (a question such as "Why?",
+a pointer to a video, or a bracketed aside answers nothing by itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.index import Index
+from retrieval.vocabulary import Lexicon
+from retrieval.search import Hit
+
+FRAGMENT_CHARS = 40  # shorter sentences ("Why?", "A few tips:") are quoted with the next one
+MAX_MERGED_CHARS = 260  # two neighbouring sentences become one quote only up to this length
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How sentence evidence is combined (calibrated on the labelled questions)."""
+
+    sentence: float = 0.55
+    passage: float = 0.30
+    overlap: float = 0.20
+    heading: float = 0.10
+    new_words: float = 0.30  # follow-ups: share of the new question's words matched
+    own_sentence: float = 0.50  # follow-ups: part of the sentence cosine from the new words alone
+    question: float = 0.20
+    media: float = 0.10
+    aside: float = 0.20
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as sentences are scored against it."""
+
+    vector: np.ndarray  # embedding of the resolved question (with its context)
+    terms: dict[str, float]  # telling stems of the resolved question, weighted
+    own_vector: np.ndarray | None = None  # follow-ups: embedding of the new question alone
+    own_terms: dict[str, float] | None = None  # follow-ups: stems of the new question alone
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence and its evidence."""
+
+    sentence_id: int
+    score: float
+    cosine: float
+    overlap: float  # weighted share of the question's stems in the sentence
+
+
+@dataclass(frozen=True)
+class Span:
+    """Consecutive sentences quoted together (first..last, inclusive)."""
+
+    first: int
+    last: int
+    score: float
+
+
+def _coverage(terms: dict[str, float], found: frozenset[str]) -> float:
+    total = sum(terms.values())
+    return sum(w for t, w in terms.items() if t in found) / total if total else 0.0
+
+
+def score_sentences(
+    index: Index, lex: Lexicon, hits: list[Hit], query: Query, w: Weights
+) -> list[Scored]:
+    """Every sentence of the candidate passages, best first."""
+    ids = np.array([sid for hit in hits for sid in index.chunk_sentences[hit.chunk_id]], int)
+    if not len(ids):
+        return []
+    cosines = index.sentence_vectors[ids] @ query.vector
+    if query.own_vector is not None:
+        own = index.sentence_vectors[ids] @ query.own_vector
+        cosines = (1 - w.own_sentence) * cosines + w.own_sentence * own
+    passage = {hit.chunk_id: hit.dense for hit in hits}
+    out = []
+    for sid, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
+        chunk_id = index.sentences[sid].chunk_id
+        words, heading = lex.sentence_stems[sid], lex.heading_stems[chunk_id]
+        overlap = _coverage(query.terms, words)
+        score = (
+            w.sentence * cosine
+            + w.passage * passage[chunk_id]
+            + w.overlap * overlap
+            + w.heading * _coverage(query.terms, heading)
+            - w.question * lex.question[sid]
+            - w.media * lex.media[sid]
+            - w.aside * lex.aside[sid]
+        )
+        if query.own_terms is not None:
+            score += w.new_words * _coverage(query.own_terms, words | heading)
+        out.append(Scored(sid, float(score), float(cosine), overlap))
+    return sorted(out, key=lambda s: -s.score)
+
+
+def pick(index: Index, scored: list[Scored], k: int, margin: float) -> list[Span]:
+    """The best quotes within `margin` of the top: one or two sentences each, k at most."""
+    spans: list[Span] = []
+    if not scored:
+        return spans
+    top = scored[0].score
+    for item in scored:
+        if item.score < top - margin:
+            break
+        first, last = extent(index, item.sentence_id)
+        if any(s.first <= last and first <= s.last for s in spans):
+            continue
+        merged = _merge(index, spans, first, last)
+        if merged is not None:
+            continue
+        if len(spans) == k:
+            break
+        spans.append(Span(first, last, item.score))
+    return spans
+
+
+def _merge(index: Index, spans: list[Span], first: int, last: int) -> Span | None:
+    """Join a single-sentence quote with its neighbour when they read as one passage."""
+    for n, span in enumerate(spans):
+        if span.first != span.last or index.sentences[first].chunk_id != (
+            index.sentences[span.first].chunk_id
+        ):
+            continue
+        if last + 1 == span.first or span.last + 1 == first:
+            lo, hi = min(first, span.first), max(last, span.last)
+            short = index.sentences[hi].end - index.sentences[lo].start <= MAX_MERGED_CHARS
+            if short and all(_joinable(index, i, i + 1, 0) for i in range(lo, hi)):
+                spans[n] = Span(lo, hi, span.score)
+                return spans[n]
+    return None
+
+
+def extent(index: Index, sentence_id: int) -> tuple[int, int]:
+    """A sentence, plus the next one when it is a fragment that needs it ("Why?", "Tips:")."""
+    sentence = index.sentences[sentence_id]
+    text = sentence.text
+    if len(text) >= FRAGMENT_CHARS and not text.endswith((":", "?")):
+        return sentence_id, sentence_id
+    newlines = 2 if len(text) < FRAGMENT_CHARS else 0  # "Why?" is answered in the next paragraph
+    if _joinable(index, sentence_id, sentence_id + 1, newlines):
+        return sentence_id, sentence_id + 1
+    return sentence_id, sentence_id
+
+
+def _joinable(index: Index, a: int, b: int, newlines: int) -> bool:
+    """Sentence b follows a in the same passage with only whitespace (and few breaks) between."""
+    if b >= len(index.sentences) or index.sentences[a].chunk_id != index.sentences[b].chunk_id:
+        return False
+    doc_id = index.chunks[index.sentences[a].chunk_id].doc_id
+    gap = index.quote(doc_id, index.sentences[a].end, index.sentences[b].start)
+    return not gap.strip() and gap.count("\n") <= newlines
+
+
+def other_article(
+    index: Index, scored: list[Scored], spans: list[Span], k: int, margin: float
+) -> list[Span]:
+    """Both articles are cited when the other one's best sentence is close to the top."""
+    if not spans:
+        return spans
+    docs = {index.chunks[index.sentences[s.first].chunk_id].doc_id for s in spans}
+    for item in scored:
+        doc = index.chunks[index.sentences[item.sentence_id].chunk_id].doc_id
+        if doc in docs:
+            continue
+        if item.score >= scored[0].score - margin:
+            first, last = extent(index, item.sentence_id)
+            spans = spans[: k - 1] if len(spans) >= k else spans
+            spans.append(Span(first, last, item.score))
+        break
+    return spans

@@ -1,0 +1,195 @@
+"""The articles' vocabulary, questions normalised against it, and the shape of each sentence.
+
+People type "wat musles does hinging work lol". Before searching we expand chat-speak, and
+correct words that are neither in the articles nor in an English dictionary to the nearest
+article word ("musles" -> "muscles"), leaving real words alone ("leaning" stays "leaning" even
+though "learning" is one letter away).
+
+Words are weighed by how rare they are in the articles (inverse sentence frequency) and in
+English (from the dictionary's word counts): "hamstrings" tells more than "work".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from spellchecker import SpellChecker
+
+from retrieval.index import Index
+from retrieval.text import STOPWORDS, stems, words
+
+# Chat-speak and contractions typed without apostrophes.
+CHAT_SPEAK = {
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "n": "and",
+    "ppl": "people",
+    "wat": "what",
+    "wut": "what",
+    "whats": "what is",
+    "hows": "how is",
+    "bc": "because",
+    "cuz": "because",
+    "coz": "because",
+    "abt": "about",
+    "w": "with",
+    "tho": "though",
+    "thru": "through",
+    "b4": "before",
+    "im": "I am",
+    "dont": "do not",
+    "doesnt": "does not",
+    "cant": "cannot",
+    "wont": "will not",
+    "isnt": "is not",
+    "shld": "should",
+    "pls": "",
+    "plz": "",
+    "lol": "",
+    "lmao": "",
+    "tbh": "",
+    "btw": "",
+    "idk": "",
+    "thx": "",
+}
+# Words that carry tone, not topic: ignored when matching words.
+FILLERS = frozenset(
+    "heck hell damn kinda sorta super actually even basically literally honestly pretty "
+    "stuff hey hi hello thanks thank please cool guys anyway lot lots bit gonna wanna "
+    "someone something tell know want wondering question talk mean".split()
+)
+MIN_CORRECTABLE = 4  # shorter unknown words are left alone ("ok", "rdl")
+SPECIFIC = 12.0  # -log English frequency at which a word counts fully ("hip" ~ 12, "work" ~ 7)
+GENERIC_FLOOR = 0.3  # the weight left to the commonest English words
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z']*")
+_MEDIA = re.compile(r"\b(?:videos?|pictures?|photos?|graphics?|images?|links?|click)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Word statistics and sentence shapes of an index, for matching, spelling and quoting."""
+
+    vocabulary: frozenset[str]  # lower-cased words of the passages and headings
+    stems: frozenset[str]
+    idf: dict[str, float]  # stem -> inverse sentence frequency
+    sentence_stems: list[frozenset[str]]
+    heading_stems: list[frozenset[str]]  # per chunk
+    question: np.ndarray  # per sentence: it asks ("Why?"), it does not answer
+    media: np.ndarray  # it points at a video, photo or link the text does not contain
+    aside: np.ndarray  # it sits inside brackets: a side remark, often a link to elsewhere
+    topic: frozenset[str]  # stems every article's title shares ("hip", "hing")
+    speller: SpellChecker
+
+    @property
+    def quotable(self) -> np.ndarray:
+        """Sentences that can answer by themselves."""
+        return ~(self.question | self.aside)
+
+    def weight(self, stem: str) -> float:
+        """How telling a stem is in the articles: rare is telling, absent is most telling."""
+        return self.idf.get(stem, math.log(1 + len(self.sentence_stems) / 0.5))
+
+
+_CACHE: dict[int, Lexicon] = {}
+
+
+def lexicon(index: Index) -> Lexicon:
+    """The lexicon of an index, built once per loaded index."""
+    key = id(index)
+    if key not in _CACHE:
+        _CACHE[key] = _build(index)
+        weakref.finalize(index, _CACHE.pop, key, None)
+    return _CACHE[key]
+
+
+def _build(index: Index) -> Lexicon:
+    sentence_stems = [frozenset(stems(s.text)) for s in index.sentences]
+    heading_stems = [frozenset(stems(c.heading)) for c in index.chunks]
+    df = Counter(stem for group in sentence_stems for stem in group)
+    n = len(sentence_stems)
+    idf = {stem: math.log(1 + n / (count + 0.5)) for stem, count in df.items()}
+    texts = [c.text for c in index.chunks] + [c.heading for c in index.chunks]
+    all_words = [w for text in texts for w in words(text)]
+    speller = SpellChecker(language=None, distance=2)
+    speller.word_frequency.load_words(all_words)
+    sentences = [s.text for s in index.sentences]
+    titles = [frozenset(stems(d.title)) for d in index.documents]
+    return Lexicon(
+        vocabulary=frozenset(all_words),
+        stems=frozenset(s for group in sentence_stems + heading_stems for s in group),
+        idf=idf,
+        sentence_stems=sentence_stems,
+        heading_stems=heading_stems,
+        question=np.array([t.rstrip(")”\"'").endswith("?") for t in sentences], dtype=bool),
+        media=np.array([bool(_MEDIA.search(t)) for t in sentences], dtype=bool),
+        aside=np.array([_aside(t) for t in sentences], dtype=bool),
+        topic=frozenset.intersection(*titles) if titles else frozenset(),
+        speller=speller,
+    )
+
+
+def _aside(sentence: str) -> bool:
+    opens, closes = sentence.startswith("("), sentence.rstrip(".!?").endswith(")")
+    return (opens and ")" not in sentence) or (closes and "(" not in sentence) or opens and closes
+
+
+@cache
+def _english() -> SpellChecker:
+    return SpellChecker(distance=1)
+
+
+def normalise(question: str, lex: Lexicon) -> str:
+    """The question with chat-speak expanded and misspelled words corrected to article words."""
+
+    def fix(match: re.Match[str]) -> str:
+        token = match.group(0)
+        lower = token.lower()
+        if lower in CHAT_SPEAK:
+            return CHAT_SPEAK[lower]
+        if len(lower) < MIN_CORRECTABLE or lower in lex.vocabulary or "'" in lower:
+            return token
+        if _english().known([lower]):
+            return token
+        return lex.speller.correction(lower) or token
+
+    return " ".join(_TOKEN.sub(fix, question).split())
+
+
+def without_topic(text: str, lex: Lexicon) -> str:
+    """The text without the words every article is about, when enough else remains.
+
+    Every sentence of the articles is about the hip hinge, so "hinge" in a question pulls its
+    embedding towards whichever sentence says "hinge" most, not towards the one that answers.
+    """
+    kept = [w for w in _TOKEN.findall(text) if stems(w, keep_stopwords=True)[0] not in lex.topic]
+    if len(content_words(" ".join(kept))) < 2:
+        return text
+    return " ".join(kept)
+
+
+def content_words(text: str) -> list[str]:
+    """Words that say what a question is about (stopwords and fillers dropped)."""
+    return [w for w in words(text) if w not in FILLERS and w not in STOPWORDS]
+
+
+def specificity(word: str) -> float:
+    """0.3 for the commonest English words up to 1 for rare ones and words English lacks."""
+    counts = _english().word_frequency
+    rarity = math.log(counts.total_words / (counts[word] + 1))
+    return min(1.0, max(GENERIC_FLOOR, rarity / SPECIFIC))
+
+
+def query_terms(text: str, lex: Lexicon, scale: float = 1.0) -> dict[str, float]:
+    """Stem -> weight for the content words of a question."""
+    terms: dict[str, float] = {}
+    for word in content_words(text):
+        stem = stems(word, keep_stopwords=True)[0]
+        terms[stem] = max(terms.get(stem, 0.0), scale * lex.weight(stem) * specificity(word))
+    return terms
