@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
+import numpy as np
+
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import Resolved, resolve
 from retrieval.index import Index, per_index
-from retrieval.vocabulary import Lexicon, lexicon, normalise, query_terms, without_topic
+from retrieval.vocabulary import Lexicon, as_reader, lexicon, normalise, query_terms, without_topic
 from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
 from retrieval.records import Answer, Citation
 from retrieval.scope import OUT_OF_SCOPE, off_topic
@@ -37,6 +39,7 @@ class AnswerSettings:
     margin: float = 0.15  # keep quotes scoring within this of the best
     both_margin: float = 0.10  # the other article is cited when its best is this close to the top
     context_weight: float = 0.4  # weight of the earlier question's words in a follow-up
+    cited_passages: int = 2  # passages taken as what the earlier question cited
     weights: Weights = field(default_factory=Weights)
     out_of_scope: tuple[str, ...] = OUT_OF_SCOPE
 
@@ -82,17 +85,32 @@ def clean_history(history: Sequence[str] | None) -> list[str]:
     return out
 
 
+def _embeddable(question: str, lex: Lexicon) -> str:
+    """The question as the articles would phrase it: to "you", without the shared topic words."""
+    return without_topic(as_reader(question), lex)
+
+
 def _query(
-    resolved: Resolved, lex: Lexicon, embedder: Embedder, settings: AnswerSettings
+    resolved: Resolved, index: Index, lex: Lexicon, embedder: Embedder, settings: AnswerSettings
 ) -> Query:
-    """Embed the question (a follow-up also alone, in the same call) and weigh its words."""
+    """Embed the question and weigh its words; a follow-up also brings its earlier question.
+
+    A follow-up is embedded alone and with the question it continues, in one call; the two
+    vectors are summed to search with, and the passages the earlier question finds on its own
+    (what it cited) mark the section the follow-up most likely asks about.
+    """
     own = query_terms(resolved.question, lex)
     if not resolved.followup:
-        return Query(embedder.encode([without_topic(resolved.question, lex)])[0], own)
-    vectors = embedder.encode([without_topic(t, lex) for t in (resolved.text, resolved.question)])
+        return Query(embedder.encode([_embeddable(resolved.question, lex)])[0], own)
+    earlier, alone = embedder.encode(
+        [_embeddable(t, lex) for t in (resolved.context, resolved.question)]
+    )
+    together = earlier + alone
+    together /= float(np.linalg.norm(together)) or 1.0
+    cited = search(index, earlier, resolved.context, k=settings.cited_passages)
     terms = query_terms(resolved.context, lex, settings.context_weight)
     terms.update({t: max(v, terms.get(t, 0.0)) for t, v in own.items()})
-    return Query(vectors[0], terms, vectors[1], own)
+    return Query(together, terms, alone, own, frozenset(h.chunk_id for h in cited))
 
 
 def answer(
@@ -108,13 +126,13 @@ def answer(
     lex = lexicon(index)
     earlier = [normalise(h, lex) for h in clean_history(history)]
     resolved = resolve(normalise(text, lex), earlier)
-    query = _query(resolved, lex, embedder, settings)
+    query = _query(resolved, index, lex, embedder, settings)
     hits = search(index, query.vector, resolved.text, k=settings.passages)
     scored = score_sentences(index, lex, hits, query, settings.weights)
     own = query.own_vector if query.own_vector is not None else query.vector
     nearest_off_topic = off_topic(own, embedder, settings.out_of_scope)
     # A question ("Why?") or a bracketed aside in the articles is no evidence of an answer.
-    best = max((x.score for x in scored if lex.quotable[x.sentence_id]), default=0.0)
+    best = max((x.evidence for x in scored if lex.quotable[x.sentence_id]), default=0.0)
     names_topic = bool(lex.topic & set(stems(resolved.question)))
     evidence = (
         best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic

@@ -17,7 +17,8 @@ from retrieval.index import Index
 from retrieval.vocabulary import Lexicon
 from retrieval.search import Hit
 
-FRAGMENT_CHARS = 40  # shorter sentences ("Why?", "A few tips:") are quoted with the next one
+FRAGMENT_CHARS = 40  # "Why?", "A few tips:": quoted with the next sentence, even across a break
+SHORT_QUOTE_CHARS = 60  # shorter quotes take the next sentence of their paragraph
 MAX_MERGED_CHARS = 260  # two neighbouring sentences become one quote only up to this length
 
 
@@ -34,6 +35,7 @@ class Weights:
     question: float = 0.20
     media: float = 0.10
     aside: float = 0.20
+    same_section: float = 0.20  # follow-ups: the sentence shares a section with what was cited
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Query:
     terms: dict[str, float]  # telling stems of the resolved question, weighted
     own_vector: np.ndarray | None = None  # follow-ups: embedding of the new question alone
     own_terms: dict[str, float] | None = None  # follow-ups: stems of the new question alone
+    cited: frozenset[int] = frozenset()  # follow-ups: passages the earlier question cited
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Scored:
     score: float
     cosine: float
     overlap: float  # weighted share of the question's stems in the sentence
+    evidence: float  # the score without the follow-up's pull towards what was cited before
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def score_sentences(
         own = index.sentence_vectors[ids] @ query.own_vector
         cosines = (1 - w.own_sentence) * cosines + w.own_sentence * own
     passage = {hit.chunk_id: hit.dense for hit in hits}
+    sections = {_section(index, c) for c in query.cited}
     out = []
     for sid, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
         chunk_id = index.sentences[sid].chunk_id
@@ -96,10 +101,17 @@ def score_sentences(
             - w.media * lex.media[sid]
             - w.aside * lex.aside[sid]
         )
+        pull = 0.0
         if query.own_terms is not None:
             score += w.new_words * _coverage(query.own_terms, words | heading)
-        out.append(Scored(sid, float(score), float(cosine), overlap))
+            pull = w.same_section * (_section(index, chunk_id) in sections)
+        out.append(Scored(sid, float(score + pull), float(cosine), overlap, float(score)))
     return sorted(out, key=lambda s: -s.score)
+
+
+def _section(index: Index, chunk_id: int) -> tuple[int, str]:
+    chunk = index.chunks[chunk_id]
+    return chunk.doc_id, chunk.heading
 
 
 def pick(index: Index, scored: list[Scored], k: int, margin: float) -> list[Span]:
@@ -140,15 +152,22 @@ def _merge(index: Index, spans: list[Span], first: int, last: int) -> Span | Non
 
 
 def extent(index: Index, sentence_id: int) -> tuple[int, int]:
-    """A sentence, plus the next one when it is a fragment that needs it ("Why?", "Tips:")."""
-    sentence = index.sentences[sentence_id]
-    text = sentence.text
-    if len(text) >= FRAGMENT_CHARS and not text.endswith((":", "?")):
-        return sentence_id, sentence_id
-    newlines = 2 if len(text) < FRAGMENT_CHARS else 0  # "Why?" is answered in the next paragraph
-    if _joinable(index, sentence_id, sentence_id + 1, newlines):
-        return sentence_id, sentence_id + 1
-    return sentence_id, sentence_id
+    """A sentence, plus what follows when it says too little alone.
+
+    "Why?" or "A few tips:" is answered by the next sentence, even past a paragraph break;
+    "The posterior chain is important." is explained by the sentences after it.
+    """
+    first = last = sentence_id
+    while True:
+        sentence = index.sentences[last]
+        length = sentence.end - index.sentences[first].start
+        fragment = len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith((":", "?"))
+        if length >= SHORT_QUOTE_CHARS and not fragment:
+            return first, last
+        newlines = 2 if fragment and len(sentence.text) < FRAGMENT_CHARS else 0
+        if not _joinable(index, last, last + 1, newlines):
+            return first, last
+        last += 1
 
 
 def _joinable(index: Index, a: int, b: int, newlines: int) -> bool:

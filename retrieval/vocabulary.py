@@ -59,6 +59,18 @@ CHAT_SPEAK = {
     "idk": "",
     "thx": "",
 }
+# The articles talk to their reader; questions talk about the asker.
+TO_READER = {
+    "i": "you",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "i'm": "you're",
+    "i've": "you've",
+    "i'd": "you'd",
+    "i'll": "you'll",
+}
 # Words that carry tone, not topic: ignored when matching words.
 FILLERS = frozenset(
     "heck hell damn kinda sorta super actually even basically literally honestly pretty "
@@ -172,6 +184,11 @@ def without_topic(text: str, lex: Lexicon) -> str:
     if len(content_words(" ".join(kept))) < 2:
         return text
     return " ".join(kept)
+
+
+def as_reader(text: str) -> str:
+    """First person turned into the second ("my knees" -> "your knees"), as the articles write."""
+    return _TOKEN.sub(lambda m: TO_READER.get(m.group(0).lower(), m.group(0)), text)
 
 
 def content_words(text: str) -> list[str]:
