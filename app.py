@@ -1242,6 +1242,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, help=index_help)
     add_llm_flags(ask)
 
+    add_eval_parser(sub, index_help)
+
     srv = sub.add_parser("serve", help="serve the chat in a browser")
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port (default 7860)")
@@ -1287,6 +1289,40 @@ def add_llm_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--llm-unsupported", choices=["flag", "drop"], help="unsupported sentences: flag or drop"
     )
+
+
+# ---------------------------------------------------------------- eval
+
+DEFAULT_QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+
+
+def add_eval_parser(sub: Any, index_help: str) -> None:
+    """`hingecoach eval [--questions FILE] [--json] [--index DIR]`."""
+    ev = sub.add_parser(
+        "eval", help="measure answer quality on labelled questions, next to common baselines"
+    )
+    ev.add_argument(
+        "--questions",
+        type=Path,
+        help="labelled questions, JSONL (default: tests/data/questions.jsonl)",
+    )
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.add_argument("--index", type=Path, help=index_help)
+
+
+def run_eval(settings: Settings, questions: Path | None, as_json: bool, stdout: TextIO) -> int:
+    """One library call (the evaluation), then the table or its JSON."""
+    from retrieval.evaluate import evaluate_file
+
+    assistant = open_assistant(settings)
+    report = evaluate_file(
+        questions or DEFAULT_QUESTIONS, assistant.index, assistant.embedder, assistant.settings
+    )
+    text = (
+        json.dumps(report.to_json(), ensure_ascii=False) if as_json else "\n".join(report.lines())
+    )
+    print(text, file=stdout)
+    return 0
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -1353,6 +1389,8 @@ def run(
         return run_report(settings, stdout, args.json)
     if args.command in CUE_COMMANDS:
         return run_cue_command(args, settings, stdin, stdout)
+    if args.command == "eval":
+        return run_eval(settings, args.questions, args.json, stdout)
     assistant = open_assistant(settings)
     if args.question == "-":
         if not args.json:

@@ -18,7 +18,7 @@ from retrieval.vocabulary import Lexicon, as_reader, lexicon, normalise, query_t
 from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
 from retrieval.records import Answer, Citation
 from retrieval.scope import OUT_OF_SCOPE, off_topic
-from retrieval.search import search
+from retrieval.search import Hit, search
 from retrieval.text import stems
 
 MAX_QUESTION_CHARS = 1000
@@ -33,13 +33,13 @@ class AnswerSettings:
     # Evidence that the articles answer: the best quotable sentence's score, minus off_topic times
     # the question's cosine with the nearest out-of-scope topic, plus topic_bonus when the
     # question names what every article is about ("hinge"). Below min_evidence: abstain.
-    min_evidence: float = 0.01
-    off_topic: float = 1.0
+    min_evidence: float = 0.08
+    off_topic: float = 0.8
     topic_bonus: float = 0.2
-    margin: float = 0.15  # keep quotes scoring within this of the best
+    margin: float = 0.20  # keep quotes scoring within this of the best
+    max_chars: int = 420  # what a reader is handed at most, all quotes together (one at least)
     both_margin: float = 0.10  # the other article is cited when its best is this close to the top
     context_weight: float = 0.4  # weight of the earlier question's words in a follow-up
-    cited_passages: int = 2  # passages taken as what the earlier question cited
     weights: Weights = field(default_factory=Weights)
     out_of_scope: tuple[str, ...] = OUT_OF_SCOPE
 
@@ -96,8 +96,8 @@ def _query(
     """Embed the question and weigh its words; a follow-up also brings its earlier question.
 
     A follow-up is embedded alone and with the question it continues, in one call; the two
-    vectors are summed to search with, and the passages the earlier question finds on its own
-    (what it cited) mark the section the follow-up most likely asks about.
+    vectors are summed to search with, and the passages the earlier question's own answer
+    cites mark the section the follow-up most likely asks about.
     """
     own = query_terms(resolved.question, lex)
     if not resolved.followup:
@@ -107,10 +107,22 @@ def _query(
     )
     together = earlier + alone
     together /= float(np.linalg.norm(together)) or 1.0
-    cited = search(index, earlier, resolved.context, k=settings.cited_passages)
-    terms = query_terms(resolved.context, lex, settings.context_weight)
+    before = query_terms(resolved.context, lex)
+    _, _, spans = _rank(index, lex, Query(earlier, before), resolved.context, settings)
+    cited = frozenset(index.sentences[span.first].chunk_id for span in spans)
+    terms = {t: v * settings.context_weight for t, v in before.items()}
     terms.update({t: max(v, terms.get(t, 0.0)) for t, v in own.items()})
-    return Query(together, terms, alone, own, frozenset(h.chunk_id for h in cited))
+    return Query(together, terms, alone, own, cited)
+
+
+def _rank(
+    index: Index, lex: Lexicon, query: Query, text: str, settings: AnswerSettings
+) -> tuple[list[Hit], list[Scored], list[Span]]:
+    """Passages by hybrid search, their sentences scored, and the quotes picked."""
+    hits = search(index, query.vector, text, k=settings.passages)
+    scored = score_sentences(index, lex, hits, query, settings.weights)
+    spans = pick(index, scored, settings.k, settings.margin, settings.max_chars)
+    return hits, scored, other_article(index, scored, spans, settings.k, settings.both_margin)
 
 
 def answer(
@@ -127,16 +139,13 @@ def answer(
     earlier = [normalise(h, lex) for h in clean_history(history)]
     resolved = resolve(normalise(text, lex), earlier)
     query = _query(resolved, index, lex, embedder, settings)
-    hits = search(index, query.vector, resolved.text, k=settings.passages)
-    scored = score_sentences(index, lex, hits, query, settings.weights)
+    hits, scored, spans = _rank(index, lex, query, resolved.text, settings)
     own = query.own_vector if query.own_vector is not None else query.vector
     nearest_off_topic = off_topic(own, embedder, settings.out_of_scope)
     # A question ("Why?") or a bracketed aside in the articles is no evidence of an answer.
     best = max((x.evidence for x in scored if lex.quotable[x.sentence_id]), default=0.0)
     names_topic = bool(lex.topic & set(stems(resolved.question)))
-    evidence = (
-        best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
-    )
+    evidence = best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
     debug = {
         "query": resolved.text,
         "followup": resolved.followup,
@@ -151,7 +160,7 @@ def answer(
     }
     if not scored or evidence < settings.min_evidence:
         return Answer(question=question, answer=abstention(index), abstained=True, debug=debug)
-    citations = _citations(index, _choose(index, scored, settings))
+    citations = _citations(index, spans)
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     notice = MEDICAL_NOTE if _PAIN.search(text) else None
     return Answer(
@@ -162,11 +171,6 @@ def answer(
         notice=notice,
         debug=debug,
     )
-
-
-def _choose(index: Index, scored: list[Scored], settings: AnswerSettings) -> list[Span]:
-    spans = pick(index, scored, settings.k, settings.margin)
-    return other_article(index, scored, spans, settings.k, settings.both_margin)
 
 
 def _citations(index: Index, spans: list[Span]) -> list[Citation]:

@@ -129,9 +129,12 @@ class Report:
                 f"{s.followup_hit3:>9.2f} {s.junk:>7.2f}"
             )
         ours = self.systems[0]
-        out += ["", f"abstention: ours refuses below evidence {ours.cutoff:.3f}; baselines at "
-                "their best cutoff on this set: "
-                + ", ".join(f"{s.name.split(',')[0]} {s.cutoff:.3f}" for s in self.systems[1:])]
+        out += [
+            "",
+            f"abstention: ours refuses below evidence {ours.cutoff:.3f}; baselines at "
+            "their best cutoff on this set: "
+            + ", ".join(f"{s.name.split(',')[0]} {s.cutoff:.3f}" for s in self.systems[1:]),
+        ]
         for kind, dist in self.distributions.items():
             out.append(
                 f"evidence, {kind:<12} min {dist['min']:.3f}  p10 {dist['p10']:.3f}  "

@@ -26,9 +26,9 @@ MAX_MERGED_CHARS = 260  # two neighbouring sentences become one quote only up to
 class Weights:
     """How sentence evidence is combined (calibrated on the labelled questions)."""
 
-    sentence: float = 0.55
-    passage: float = 0.30
-    overlap: float = 0.20
+    sentence: float = 0.45
+    passage: float = 0.40
+    overlap: float = 0.30
     heading: float = 0.10
     new_words: float = 0.30  # follow-ups: share of the new question's words matched
     own_sentence: float = 0.50  # follow-ups: part of the sentence cosine from the new words alone
@@ -114,8 +114,18 @@ def _section(index: Index, chunk_id: int) -> tuple[int, str]:
     return chunk.doc_id, chunk.heading
 
 
-def pick(index: Index, scored: list[Scored], k: int, margin: float) -> list[Span]:
-    """The best quotes within `margin` of the top: one or two sentences each, k at most."""
+def _chars(index: Index, first: int, last: int) -> int:
+    return index.sentences[last].end - index.sentences[first].start
+
+
+def pick(
+    index: Index, scored: list[Scored], k: int, margin: float, budget: int = 10**9
+) -> list[Span]:
+    """The best quotes within `margin` of the top, k at most, `budget` characters in all.
+
+    A quote is one sentence (or a fragment and what completes it); a sentence next to a lone
+    quoted sentence joins it as one quote. The first quote is always given.
+    """
     spans: list[Span] = []
     if not scored:
         return spans
@@ -126,17 +136,28 @@ def pick(index: Index, scored: list[Scored], k: int, margin: float) -> list[Span
         first, last = extent(index, item.sentence_id)
         if any(s.first <= last and first <= s.last for s in spans):
             continue
-        merged = _merge(index, spans, first, last)
-        if merged is not None:
+        used = sum(_chars(index, s.first, s.last) for s in spans)
+        joined = _joined(index, spans, first, last)
+        if joined is not None:
+            n, span = joined
+            grown = used - _chars(index, spans[n].first, spans[n].last)
+            if grown + _chars(index, span.first, span.last) <= budget:
+                spans[n] = span
             continue
         if len(spans) == k:
             break
-        spans.append(Span(first, last, item.score))
+        if not spans or used + _chars(index, first, last) <= budget:
+            spans.append(Span(first, last, item.score))
+    if len(spans) == 1:  # a lone quote may as well carry the sentence that follows it
+        only = spans[0]
+        fits = _chars(index, only.first, only.last + 1) <= min(MAX_MERGED_CHARS, budget)
+        if _joinable(index, only.last, only.last + 1, 0) and fits:
+            spans[0] = Span(only.first, only.last + 1, only.score)
     return spans
 
 
-def _merge(index: Index, spans: list[Span], first: int, last: int) -> Span | None:
-    """Join a single-sentence quote with its neighbour when they read as one passage."""
+def _joined(index: Index, spans: list[Span], first: int, last: int) -> tuple[int, Span] | None:
+    """A lone quoted sentence and its neighbour, as one quote, when they read as one."""
     for n, span in enumerate(spans):
         if span.first != span.last or index.sentences[first].chunk_id != (
             index.sentences[span.first].chunk_id
@@ -144,10 +165,9 @@ def _merge(index: Index, spans: list[Span], first: int, last: int) -> Span | Non
             continue
         if last + 1 == span.first or span.last + 1 == first:
             lo, hi = min(first, span.first), max(last, span.last)
-            short = index.sentences[hi].end - index.sentences[lo].start <= MAX_MERGED_CHARS
+            short = _chars(index, lo, hi) <= MAX_MERGED_CHARS
             if short and all(_joinable(index, i, i + 1, 0) for i in range(lo, hi)):
-                spans[n] = Span(lo, hi, span.score)
-                return spans[n]
+                return n, Span(lo, hi, span.score)
     return None
 
 

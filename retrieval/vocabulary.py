@@ -73,9 +73,44 @@ TO_READER = {
 }
 # Words that carry tone, not topic: ignored when matching words.
 FILLERS = frozenset(
-    "heck hell damn kinda sorta super actually even basically literally honestly pretty "
-    "stuff hey hi hello thanks thank please cool guys anyway lot lots bit gonna wanna "
-    "someone something tell know want wondering question talk mean".split()
+    [
+        "heck",
+        "hell",
+        "damn",
+        "kinda",
+        "sorta",
+        "super",
+        "actually",
+        "even",
+        "basically",
+        "literally",
+        "honestly",
+        "pretty",
+        "stuff",
+        "hey",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+        "please",
+        "cool",
+        "guys",
+        "anyway",
+        "lot",
+        "lots",
+        "bit",
+        "gonna",
+        "wanna",
+        "someone",
+        "something",
+        "tell",
+        "know",
+        "want",
+        "wondering",
+        "question",
+        "talk",
+        "mean",
+    ]
 )
 MIN_CORRECTABLE = 4  # shorter unknown words are left alone ("ok", "rdl")
 SPECIFIC = 12.0  # -log English frequency at which a word counts fully ("hip" ~ 12, "work" ~ 7)
