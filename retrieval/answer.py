@@ -14,10 +14,18 @@ from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import Resolved, resolve
 from retrieval.index import Index, per_index
-from retrieval.vocabulary import Lexicon, as_reader, lexicon, normalise, query_terms, without_topic
+from retrieval.vocabulary import (
+    Lexicon,
+    as_reader,
+    lexicon,
+    normalise,
+    query_terms,
+    specificity,
+    without_topic,
+)
 from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
 from retrieval.records import Answer, Citation
-from retrieval.scope import OUT_OF_SCOPE, off_topic
+from retrieval.scope import OUT_OF_SCOPE, off_topic, topic_vectors
 from retrieval.search import Hit, search
 from retrieval.text import stems
 
@@ -53,6 +61,14 @@ MEDICAL_NOTE = (
     "This is general coaching information from the articles, not medical advice: "
     "for pain or an injury, see a doctor or physical therapist."
 )
+
+
+def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = None) -> None:
+    """Build what answering reuses (word statistics, dictionary, topic vectors) ahead of time."""
+    settings = settings or AnswerSettings()
+    normalise("warm up", lexicon(index))
+    specificity("warm")
+    topic_vectors(embedder, settings.out_of_scope)
 
 
 def clean_question(question: str) -> str:

@@ -11,6 +11,7 @@ whitespace and curly quotes aside). Metrics, per system:
   abstain / false     share of unanswerable questions refused / of answerable ones refused
   follow-up Hit@3     follow-ups (with history) with a right quote in the first three
   junk@1              unanswerable questions whose top passage is not article text (reviews...)
+  AUC                 how well the confidence score tells answerable questions from the rest
 Baselines never abstain on their own; their refusal figures use the cutoff on their top score
 that best separates the two kinds on this very set (an optimistic, hindsight cutoff), and their
 hit figures ignore that cutoff. Baselines see a follow-up question alone, as a pipeline without
@@ -89,6 +90,7 @@ class SystemScores:
     false_abstention: float
     followup_hit3: float
     junk: float
+    separation: float  # ROC AUC of the confidence score, answerable vs not (0.5 = chance)
     cutoff: float
 
 
@@ -120,13 +122,13 @@ class Report:
             f"{c['followup']} follow-up questions",
             "",
             f"{'system':<36} {'k':>2} {'Hit@1':>6} {'Hit@3':>6} {'MRR':>6} {'chars@3':>8} "
-            f"{'abstain':>8} {'false':>6} {'follow@3':>9} {'junk@1':>7}",
+            f"{'abstain':>8} {'false':>6} {'follow@3':>9} {'junk@1':>7} {'AUC':>5}",
         ]
         for s in self.systems:
             out.append(
                 f"{s.name:<36} {s.k:>2} {s.hit1:>6.2f} {s.hit3:>6.2f} {s.mrr:>6.2f} "
                 f"{s.chars:>8.0f} {s.abstention:>8.2f} {s.false_abstention:>6.2f} "
-                f"{s.followup_hit3:>9.2f} {s.junk:>7.2f}"
+                f"{s.followup_hit3:>9.2f} {s.junk:>7.2f} {s.separation:>5.2f}"
             )
         ours = self.systems[0]
         out += [
@@ -163,7 +165,7 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionSetError(f"cannot read the question set {path} ({exc}).") from exc
     questions = [
-        _parse(line, f"{path}:{n}") for n, line in enumerate(lines, start=1) if line.strip()
+        _parse(line, f"{path}, line {n}") for n, line in enumerate(lines, start=1) if line.strip()
     ]
     if not questions:
         raise QuestionSetError(f"the question set {path} has no questions.")
@@ -250,8 +252,19 @@ def score_system(
         false_abstention=_mean([by_id[id(o)] for o in answerable + followups]),
         followup_hit3=_mean([o.rank is not None and o.rank <= 3 for o in followups]),
         junk=_mean([o.junk and not o.abstained for o in unanswerable]),
+        separation=separation(outcomes),
         cutoff=cutoff,
     )
+
+
+def separation(outcomes: list[Outcome]) -> float:
+    """How well the confidence score ranks answerable questions above the others (ROC AUC)."""
+    yes = [o.score for o in outcomes if o.question.answerable]
+    no = [o.score for o in outcomes if not o.question.answerable]
+    if not yes or not no:
+        return 0.0
+    wins = sum((a > b) + 0.5 * (a == b) for a in yes for b in no)
+    return wins / (len(yes) * len(no))
 
 
 def _distribution(scores: list[float]) -> dict[str, float]:

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.answer import AnswerSettings, answer
+from retrieval.answer import AnswerSettings, answer, prepare
 from retrieval.catalogue import Catalogue, build_catalogue
 from retrieval.cue import CueCheck, CueSettings, check_cue
 from retrieval.embedder import Embedder, vector_space
@@ -42,6 +42,7 @@ class Assistant:
         self._index: Index = load_index(
             self.index_dir, embedder.model_id, embedder.dimension, vector_space(embedder)
         )
+        prepare(self._index, embedder, self.settings)
         self._slots: threading.BoundedSemaphore | None = None
         self.cue_settings = CueSettings()
         self._cue_lock = threading.Lock()
@@ -67,6 +68,7 @@ class Assistant:
             self.embedder.dimension,
             vector_space(self.embedder),
         )
+        prepare(fresh, self.embedder, self.settings)
         with self._lock:
             self._index = fresh
 

@@ -113,6 +113,7 @@ FILLERS = frozenset(
     ]
 )
 MIN_CORRECTABLE = 4  # shorter unknown words are left alone ("ok", "rdl")
+MIN_TOPICLESS_WORDS = 1  # the topic words stay when fewer content words would be left
 SPECIFIC = 12.0  # -log English frequency at which a word counts fully ("hip" ~ 12, "work" ~ 7)
 GENERIC_FLOOR = 0.3  # the weight left to the commonest English words
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z']*")
@@ -216,7 +217,7 @@ def without_topic(text: str, lex: Lexicon) -> str:
     embedding towards whichever sentence says "hinge" most, not towards the one that answers.
     """
     kept = [w for w in _TOKEN.findall(text) if stems(w, keep_stopwords=True)[0] not in lex.topic]
-    if len(content_words(" ".join(kept))) < 2:
+    if len(content_words(" ".join(kept))) < MIN_TOPICLESS_WORDS:
         return text
     return " ".join(kept)
 
