@@ -41,8 +41,8 @@ class AnswerSettings:
     # Evidence that the articles answer: the best quotable sentence's score, minus off_topic times
     # the question's cosine with the nearest out-of-scope topic, plus topic_bonus when the
     # question names what every article is about ("hinge"). Below min_evidence: abstain.
-    min_evidence: float = 0.08
-    off_topic: float = 0.8
+    min_evidence: float = 0.04
+    off_topic: float = 0.9
     topic_bonus: float = 0.2
     margin: float = 0.20  # keep quotes scoring within this of the best
     max_chars: int = 420  # what a reader is handed at most, all quotes together (one at least)
@@ -160,7 +160,7 @@ def answer(
     nearest_off_topic = off_topic(own, embedder, settings.out_of_scope)
     # A question ("Why?") or a bracketed aside in the articles is no evidence of an answer.
     best = max((x.evidence for x in scored if lex.quotable[x.sentence_id]), default=0.0)
-    names_topic = bool(lex.topic & set(stems(resolved.question)))
+    names_topic = lex.topic_name in stems(resolved.question)
     evidence = best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
     debug = {
         "query": resolved.text,

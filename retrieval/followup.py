@@ -43,13 +43,17 @@ class Resolved:
 
 
 def is_followup(question: str) -> bool:
-    """True when the question reads as dependent on what was asked before."""
-    if _LEADS.match(question):
-        return True
+    """True when the question reads as dependent on what was asked before.
+
+    "and my feet?", "how do I fix that?", "why?" lean on the conversation; "ok, and how much is
+    coaching at Lift Chicago?" opens like a follow-up but names its own subject, so it stands
+    alone.
+    """
     content = stems(question)
-    return len(content) <= SHORT_CONTENT_WORDS and bool(
-        _REFERS.search(question) or len(content) <= 1
-    )
+    refers = bool(_REFERS.search(question))
+    if _LEADS.match(question):
+        return refers or len(content) < SHORT_CONTENT_WORDS
+    return len(content) <= SHORT_CONTENT_WORDS and (refers or len(content) <= 1)
 
 
 def resolve(question: str, history: list[str] | None) -> Resolved:

@@ -133,6 +133,7 @@ class Lexicon:
     media: np.ndarray  # it points at a video, photo or link the text does not contain
     aside: np.ndarray  # it sits inside brackets: a side remark, often a link to elsewhere
     topic: frozenset[str]  # stems every article's title shares ("hip", "hing")
+    topic_name: str  # the most specific of them ("hing"): naming it puts a question on topic
     speller: SpellChecker
 
     @property
@@ -169,6 +170,9 @@ def _build(index: Index) -> Lexicon:
     speller.word_frequency.load_words(all_words)
     sentences = [s.text for s in index.sentences]
     titles = [frozenset(stems(d.title)) for d in index.documents]
+    topic: frozenset[str] = frozenset.intersection(*titles) if titles else frozenset()
+    spelled = {stems(w, keep_stopwords=True)[0]: w for d in index.documents for w in words(d.title)}
+    rarest = sorted(topic, key=lambda stem: -specificity(spelled[stem]))
     return Lexicon(
         vocabulary=frozenset(all_words),
         stems=frozenset(s for group in sentence_stems + heading_stems for s in group),
@@ -178,7 +182,8 @@ def _build(index: Index) -> Lexicon:
         question=np.array([t.rstrip(")”\"'").endswith("?") for t in sentences], dtype=bool),
         media=np.array([bool(_MEDIA.search(t)) for t in sentences], dtype=bool),
         aside=np.array([_aside(t) for t in sentences], dtype=bool),
-        topic=frozenset.intersection(*titles) if titles else frozenset(),
+        topic=topic,
+        topic_name=rarest[0] if rarest else "",
         speller=speller,
     )
 
@@ -211,13 +216,21 @@ def normalise(question: str, lex: Lexicon) -> str:
 
 
 def without_topic(text: str, lex: Lexicon) -> str:
-    """The text without the words every article is about, when enough else remains.
+    """The text without the name of what every article is about, when enough else remains.
 
     Every sentence of the articles is about the hip hinge, so "hinge" in a question pulls its
     embedding towards whichever sentence says "hinge" most, not towards the one that answers.
+    Only the name goes ("hinge", "hip hinge"); "hip" elsewhere ("hip flexors", "hip thrust")
+    keeps its meaning.
     """
-    kept = [w for w in _TOKEN.findall(text) if stems(w, keep_stopwords=True)[0] not in lex.topic]
-    if len(content_words(" ".join(kept))) < MIN_TOPICLESS_WORDS:
+    tokens = _TOKEN.findall(text)
+    names = [stems(t, keep_stopwords=True)[0] for t in tokens]
+    drop = {i for i, stem in enumerate(names) if stem == lex.topic_name}
+    drop |= {
+        j for i in drop for j in (i - 1, i + 1) if 0 <= j < len(names) and names[j] in lex.topic
+    }
+    kept = [t for i, t in enumerate(tokens) if i not in drop]
+    if not drop or len(content_words(" ".join(kept))) < MIN_TOPICLESS_WORDS:
         return text
     return " ".join(kept)
 

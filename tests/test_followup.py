@@ -32,6 +32,7 @@ def test_questions_that_lean_on_the_conversation(question):
         "how much should my knees bend in a hinge",
         "what is butt blooming",
         "cool, how do i bench press?",
+        "ok and how much is coaching at lift chicago?",
     ],
 )
 def test_questions_that_stand_on_their_own(question):
