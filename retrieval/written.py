@@ -126,7 +126,7 @@ def retrieve_passages(
 ) -> list[Passage]:
     """The passages for the prompt: those the extractive answer quotes first, then the rest."""
     text = clean_question(question)
-    query = resolve(text, clean_history(history)[-3:])
+    query = resolve(text, clean_history(history)[-3:]).text
     hits = search(index, embedder.encode([query])[0], query, k=depth)
     by_start = _chunk_by_start(index)
     first = [by_start.get((c.source, c.passage_start)) for c in extractive.citations]
