@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import weakref
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -21,7 +20,7 @@ from functools import cache
 import numpy as np
 from spellchecker import SpellChecker
 
-from retrieval.index import Index
+from retrieval.index import Index, per_index
 from retrieval.text import STOPWORDS, stems, words
 
 # Chat-speak and contractions typed without apostrophes.
@@ -146,19 +145,9 @@ class Lexicon:
         return self.idf.get(stem, math.log(1 + len(self.sentence_stems) / 0.5))
 
 
-_CACHE: dict[int, Lexicon] = {}
-
-
+@per_index
 def lexicon(index: Index) -> Lexicon:
     """The lexicon of an index, built once per loaded index."""
-    key = id(index)
-    if key not in _CACHE:
-        _CACHE[key] = _build(index)
-        weakref.finalize(index, _CACHE.pop, key, None)
-    return _CACHE[key]
-
-
-def _build(index: Index) -> Lexicon:
     sentence_stems = [frozenset(stems(s.text)) for s in index.sentences]
     heading_stems = [frozenset(stems(c.heading)) for c in index.chunks]
     df = Counter(stem for group in sentence_stems for stem in group)
