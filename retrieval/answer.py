@@ -42,6 +42,7 @@ class AnswerSettings:
     # the question's cosine with the nearest out-of-scope topic, plus topic_bonus when the
     # question names what every article is about ("hinge"). Below min_evidence: abstain.
     min_evidence: float = 0.04
+    min_best: float = 0.18  # and whatever the topic, abstain when no sentence scores this much
     off_topic: float = 0.9
     topic_bonus: float = 0.2
     margin: float = 0.20  # keep quotes scoring within this of the best
@@ -174,7 +175,7 @@ def answer(
         "off_topic": nearest_off_topic,
         "evidence": evidence,
     }
-    if not scored or evidence < settings.min_evidence:
+    if not scored or evidence < settings.min_evidence or best < settings.min_best:
         return Answer(question=question, answer=abstention(index), abstained=True, debug=debug)
     citations = _citations(index, spans)
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)

@@ -102,6 +102,7 @@ class Report:
     systems: list[SystemScores]
     distributions: dict[str, dict[str, float]]
     misses: list[dict[str, Any]] = field(default_factory=list)
+    operating_point: str = ""  # how ours decides to refuse
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,7 @@ class Report:
                 for s in self.systems
             ],
             "evidence": self.distributions,
+            "operating_point": self.operating_point,
             "misses": self.misses,
         }
 
@@ -133,8 +135,8 @@ class Report:
         ours = self.systems[0]
         out += [
             "",
-            f"abstention: ours refuses below evidence {ours.cutoff:.3f}; baselines at "
-            "their best cutoff on this set: "
+            f"abstention: ours {self.operating_point or f'refuses below {ours.cutoff:.3f}'}; "
+            "baselines at their best cutoff on this set: "
             + ", ".join(f"{s.name.split(',')[0]} {s.cutoff:.3f}" for s in self.systems[1:]),
         ]
         for kind, dist in self.distributions.items():
@@ -329,6 +331,11 @@ def evaluate(
             "unanswerable": _distribution([o.score for o in ours if not o.question.answerable]),
         },
         misses=_misses(ours),
+        operating_point=(
+            f"refuses when evidence < {settings.min_evidence:.3f} (best sentence score "
+            f"- {settings.off_topic:g} x off-topic cosine + {settings.topic_bonus:g} if it names "
+            f"the topic) or best sentence < {settings.min_best:.2f}"
+        ),
     )
 
 

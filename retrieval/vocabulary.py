@@ -112,10 +112,12 @@ FILLERS = frozenset(
     ]
 )
 MIN_CORRECTABLE = 4  # shorter unknown words are left alone ("ok", "rdl")
+LONG_WORD = 8  # from this length a correction may change two letters, one below
 MIN_TOPICLESS_WORDS = 1  # the topic words stay when fewer content words would be left
 SPECIFIC = 12.0  # -log English frequency at which a word counts fully ("hip" ~ 12, "work" ~ 7)
 GENERIC_FLOOR = 0.3  # the weight left to the commonest English words
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z']*")
+_LINK = re.compile(r"\b(?:https?://|www\.)\S*", re.IGNORECASE)
 _MEDIA = re.compile(r"\b(?:videos?|pictures?|photos?|graphics?|images?|links?|click)\b", re.I)
 
 
@@ -188,7 +190,11 @@ def _english() -> SpellChecker:
 
 
 def normalise(question: str, lex: Lexicon) -> str:
-    """The question with chat-speak expanded and misspelled words corrected to article words."""
+    """The question with chat-speak expanded and misspelled words corrected to article words.
+
+    Links are dropped first: "https" is no misspelling of "hips". A correction may change one
+    letter of a short word, two of a word of eight letters or more.
+    """
 
     def fix(match: re.Match[str]) -> str:
         token = match.group(0)
@@ -199,9 +205,14 @@ def normalise(question: str, lex: Lexicon) -> str:
             return token
         if _english().known([lower]):
             return token
-        return lex.speller.correction(lower) or token
+        fixed = lex.speller.correction(lower)
+        if not fixed or (
+            len(lower) < LONG_WORD and fixed not in lex.speller.edit_distance_1(lower)
+        ):
+            return token
+        return fixed
 
-    return " ".join(_TOKEN.sub(fix, question).split())
+    return " ".join(_TOKEN.sub(fix, _LINK.sub(" ", question)).split())
 
 
 def without_topic(text: str, lex: Lexicon) -> str:

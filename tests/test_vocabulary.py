@@ -34,6 +34,12 @@ def test_real_words_are_never_corrected(lex, question):
     assert normalise(question, lex) == question
 
 
+def test_links_are_dropped_not_corrected_into_article_words(lex):
+    # "https" is two letters from "hips"; a short word may only lose or change one.
+    assert normalise("see https://evil.example/x now", lex) == "see now"
+    assert normalise("pwned", lex) == "pwned"
+
+
 def test_questions_are_put_in_the_articles_voice_without_the_shared_topic(lex):
     assert as_reader("should my legs be straight when I hinge") == (
         "should your legs be straight when you hinge"
