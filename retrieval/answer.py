@@ -14,6 +14,11 @@ from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import Resolved, resolve
 from retrieval.index import Index, per_index
+from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
+from retrieval.records import Answer, Citation
+from retrieval.scope import OUT_OF_SCOPE, off_topic, topic_vectors
+from retrieval.search import Hit, search
+from retrieval.text import stems
 from retrieval.vocabulary import (
     Lexicon,
     as_reader,
@@ -23,11 +28,6 @@ from retrieval.vocabulary import (
     specificity,
     without_topic,
 )
-from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
-from retrieval.records import Answer, Citation
-from retrieval.scope import OUT_OF_SCOPE, off_topic, topic_vectors
-from retrieval.search import Hit, search
-from retrieval.text import stems
 
 MAX_QUESTION_CHARS = 1000
 

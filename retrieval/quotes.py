@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import Index
-from retrieval.vocabulary import Lexicon
 from retrieval.search import Hit
+from retrieval.vocabulary import Lexicon
 
 FRAGMENT_CHARS = 40  # "Why?", "A few tips:": quoted with the next sentence, even across a break
 SHORT_QUOTE_CHARS = 60  # shorter quotes take the next sentence of their paragraph
