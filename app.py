@@ -18,20 +18,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from retrieval.cue_render import (
+    catalogue_rows,
+    format_catalogue_text,
+    format_cue_markdown,
+    format_cue_text,
+)
 from retrieval.errors import (
     HingeCoachError,
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
 )
-from retrieval.records import Answer, Citation
+from retrieval.records import Answer
+from retrieval.render import (
+    answer_html,
+    format_markdown,
+    format_text,
+    paragraphs,
+    script_json,
+    show_as_text,
+    terminal,
+    typed_text,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
     from fastapi import FastAPI
 
-    from retrieval.catalogue import Catalogue
-    from retrieval.cue import CueCheck, CueMatch
     from retrieval.feedback import FeedbackStore
     from retrieval.guard import RateLimiter
     from retrieval.service import Assistant
@@ -306,115 +320,10 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
 # ---------------------------------------------------------------- formatting
 
 
-def format_text(result: Answer) -> str:
-    """An answer for the terminal: the reply, then numbered sources."""
-    lines = [result.fallback] if result.fallback else []
-    lines.append(result.answer)
-    lines += [
-        f"(unsupported, left out: {s.text} — {s.reason})"
-        for s in result.sentences
-        if not s.supported
-    ]
-    for c in result.citations:
-        lines.append(f"[{c.n}] {c.title} — {c.source}:{c.start}-{c.end}")
-    return "\n".join(lines)
-
-
-def plain_html(text: str) -> str:
-    """Text that shows as itself inside an HTML block: escaped, line breaks as <br>.
-
-    Inside an HTML block Markdown is not parsed, so nothing in the text becomes a tag,
-    a link, an image or math: corpus files and visitors' questions are never live HTML.
-    """
-    return re.sub(r"[ \t]*(?:\r\n?|\n)\s*", "<br>", html.escape(text, quote=False))
-
-
-def paragraphs(text: str) -> str:
-    """Plain text as HTML paragraphs, one per blank-line-separated block."""
-    parts = [p for p in re.split(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)", text) if p.strip()]
-    return "\n".join(f"<p>{plain_html(part.strip())}</p>" for part in parts)
-
-
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def terminal(text: str) -> str:
-    """Text safe to print: control characters from articles, file names or errors (an
-    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
-
-
 def json_line(record: dict[str, Any]) -> str:
     """One JSON Lines record: U+2028, U+2029 and NEL escaped too, as line splitters see breaks."""
     text = json.dumps(record, ensure_ascii=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
-
-
-def quote_in_context(citation: Citation, context: int = 240) -> str:
-    """HTML: the quote highlighted inside a window of its passage, everything escaped."""
-    passage = citation.passage
-    at = passage.find(citation.quote)
-    if at < 0:
-        return f"<mark>{plain_html(citation.quote)}</mark>"
-    before = passage[max(0, at - context) : at]
-    after = passage[at + len(citation.quote) : at + len(citation.quote) + context]
-    lead = "…" if at > context else ""
-    tail = "…" if at + len(citation.quote) + context < len(passage) else ""
-    # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
-    quote = plain_html(citation.quote)
-    return f"{lead}{plain_html(before)}<mark>{quote}</mark>{plain_html(after)}{tail}"
-
-
-def format_markdown(result: Answer) -> str:
-    """An answer for the chat: the reply, then each source with its quote in context.
-
-    Written as HTML blocks with every piece of text escaped (see plain_html).
-    """
-    parts = [answer_html(result)]
-    if result.citations:
-        parts.append("<p><strong>Sources</strong></p>")
-        for c in result.citations:
-            heading = (
-                f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
-            )
-            parts.append(
-                f"<p><strong>[{c.n}] {plain_html(c.title)}</strong>{heading}<br>"
-                f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
-                f"<blockquote>{quote_in_context(c)}</blockquote>"
-            )
-    return "\n".join(part for part in parts if part)
-
-
-def show_as_text(text: str) -> str:
-    """A visitor's message as chat HTML that displays exactly the characters typed."""
-    # A lone \r would end the HTML block for the Markdown parser; as &#13; it is only a character.
-    escaped = html.escape(text, quote=False).replace("\r", "&#13;").replace("\n", "<br>")
-    return f"<p>{escaped}</p>"
-
-
-def typed_text(shown: str) -> str:
-    """The characters a visitor typed, back from show_as_text (other text is returned as is)."""
-    if shown.startswith("<p>") and shown.endswith("</p>"):
-        return html.unescape(shown[3:-4].replace("<br>", "\n"))
-    return shown
-
-
-def answer_html(result: Answer) -> str:
-    """The reply itself as HTML paragraphs: a model-written one sentence by sentence,
-    unsupported ones flagged. Every piece of text is escaped (see plain_html)."""
-    if result.mode != "llm":
-        lead = f"<p><em>{plain_html(result.fallback)}</em></p>" if result.fallback else ""
-        return "\n".join(part for part in (lead, paragraphs(result.answer)) if part)
-    out = []
-    for s in result.sentences:
-        text = plain_html(s.text)
-        if s.supported:
-            out.append(text + "".join(f" [{n}]" for n in s.citations))
-        else:
-            why = plain_html(s.reason or "the cited passage does not say this")
-            out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
-    body = f"<p>{' '.join(out)}</p>" if out else ""
-    return "\n".join(part for part in (body, paragraphs(result.notice or "")) if part)
 
 
 def stream_answer(
@@ -662,12 +571,6 @@ def site_limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def _script_json(value: Any) -> str:
-    """JSON safe to place inside an HTML <script> element."""
-    text = json.dumps(value, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
     """The HTTP API and the embeddable chat, without Gradio: /api/*, /embed, /widget.js, /demo.
 
@@ -857,7 +760,7 @@ def _add_pages(
             "examples": settings.examples,
         }
         body = embed_html.replace("{{TITLE}}", html.escape(settings.gym_name))
-        body = body.replace("{{CONFIG}}", _script_json(config))
+        body = body.replace("{{CONFIG}}", script_json(config))
         return page(body, headers={"Content-Security-Policy": EMBED_CSP})
 
     def demo(request: Any) -> Any:
@@ -1032,94 +935,6 @@ def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
 
 CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
 CUE_COMMANDS = ("cue", "cues")
-VERDICT_TEXT = {
-    "found": "Found: an article uses this wording.",
-    "close": "Close: an article gives the same instruction in other words.",
-    "not_found": "Not found: no article says this; the nearest passages show what they say.",
-}
-STANCE_TEXT = {
-    "endorsed": "✔ endorsed",
-    "discouraged": "✖ discouraged (the article warns against it)",
-    "neutral": "○ neutral (mentioned, not instructed)",
-}
-
-
-def format_cue_text(check: CueCheck) -> str:
-    """A cue check for the terminal: the verdict, each match, then any differences."""
-    lines = [f"{check.cue}: {VERDICT_TEXT[check.verdict]}"]
-    for n, m in enumerate(check.matches, start=1):
-        lines.append(f"[{n}] {m.kind}, {m.stance}: {m.quote}")
-        lines.append(f"    {m.title} — {m.source}:{m.start}-{m.end} (score {m.score:.2f})")
-    for d in check.differences:
-        lines.append(f"! {d.note}")
-        for side in d.sides:
-            quotes = " / ".join(f"“{q.quote}” ({q.start}-{q.end})" for q in side.quotes)
-            lines.append(f"    {side.title}: {quotes}")
-    return "\n".join(lines)
-
-
-def format_catalogue_text(catalogue: Catalogue) -> str:
-    """The cue catalogue for the terminal, grouped by topic."""
-    lines = [f"{catalogue.count} cues in the articles"]
-    for topic, cues in catalogue.topics.items():
-        lines.append(f"\n{topic}")
-        for c in cues:
-            warn = " (warned against)" if c.stance == "discouraged" else ""
-            lines.append(f"  {c.cue}{warn} — {c.title}, {c.source}:{c.start}-{c.end}")
-    return "\n".join(lines)
-
-
-def match_in_context(match: CueMatch, context: int = 200) -> str:
-    """HTML: the quote highlighted inside its passage, the matched words in bold, all escaped."""
-    passage, base = match.passage, match.passage_start
-
-    def flat(text: str) -> str:
-        return html.escape(re.sub(r"\s+", " ", text))
-
-    at, end = match.start - base, match.end - base
-    if passage[at:end] != match.quote:  # the quote always comes from the article text itself
-        passage, at, end, base = match.quote, 0, len(match.quote), match.start
-    words_at = max(at, match.words_start - base)
-    words_end = min(end, max(words_at, match.words_end - base))
-    before = passage[max(0, at - context) : at]
-    after = passage[end : end + context]
-    return (
-        f"{'…' if at > context else ''}{flat(before)}<mark>{flat(passage[at:words_at])}"
-        f"<strong>{flat(passage[words_at:words_end])}</strong>{flat(passage[words_end:end])}"
-        f"</mark>{flat(after)}{'…' if end + context < len(passage) else ''}"
-    )
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def format_cue_markdown(check: CueCheck) -> str:
-    """A cue check for the browser: verdict, matches with their stance, differences."""
-    parts = [f"### {_esc(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
-    for d in check.differences:
-        sides = "; ".join(
-            f"*{_esc(s.title)}*: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
-            for s in d.sides
-        )
-        parts.append(f"⚠️ **{_esc(d.note)}** {sides}")
-    for n, m in enumerate(check.matches, start=1):
-        heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
-        parts.append(
-            f"**[{n}] {_esc(m.title)}**{heading} · {m.kind} · {STANCE_TEXT[m.stance]}  \n"
-            f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
-            f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
-        )
-    return "\n\n".join(parts)
-
-
-def catalogue_rows(catalogue: Catalogue) -> list[list[str]]:
-    """The catalogue as table rows: topic, cue, stance, article, where."""
-    return [
-        [topic, c.cue, c.stance, c.title, f"{c.source}:{c.start}-{c.end}"]
-        for topic, cues in catalogue.topics.items()
-        for c in cues
-    ]
 
 
 def make_cue_checker(assistant: Assistant) -> Callable[[str], str]:

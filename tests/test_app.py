@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import app
+from retrieval.render import quote_in_context
 
 
 def test_create_app_builds_blocks(assistant):
@@ -45,7 +46,7 @@ def test_quote_in_context_escapes_corpus_text():
     citation = Citation(
         1, "T", "corpus/x.txt", "<b>bold</b>", 0, 11, "before <b>bold</b> after", 1.0
     )
-    rendered = app.quote_in_context(citation)
+    rendered = quote_in_context(citation)
     assert "<b>" not in rendered and "&lt;b&gt;" in rendered and "<mark>" in rendered
 
 

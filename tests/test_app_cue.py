@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import app
 from retrieval.cue import CueMatch
+from retrieval.cue_render import catalogue_rows, match_in_context
 
 
 def test_the_app_has_a_cue_check_tab_beside_the_chat(assistant):
@@ -43,13 +44,13 @@ def test_match_in_context_escapes_article_text():
         words_start=10,
         words_end=14,
     )
-    shown = app.match_in_context(match)
+    shown = match_in_context(match)
     assert "<b>" not in shown
     assert shown == "before <mark>&lt;b&gt;<strong>bold</strong>&lt;/b&gt;</mark> after"
 
 
 def test_catalogue_rows_name_topic_cue_stance_article_and_place(assistant):
-    rows = app.catalogue_rows(assistant.cues())
+    rows = catalogue_rows(assistant.cues())
     assert ["shins", "Shins stay vertical", "endorsed", "5 Tips for Your Hip Hinge"] in [
         r[:4] for r in rows
     ]

@@ -22,6 +22,7 @@ from ingest.clean import clean, clean_html
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.errors import BadQuestionError
 from retrieval.records import Answer, AnswerSentence, Citation
+from retrieval.render import format_markdown, show_as_text, typed_text
 from retrieval.service import Assistant
 from tests.conftest import CORPUS, ROOT
 
@@ -273,7 +274,7 @@ def citation_strategy():
 @example(Answer("q", "", False, []))  # an empty reply must not leave a blank first line
 @example(Answer("q", "a\r\r![i](https://e.x)", False, []))
 def test_any_answer_renders_as_inert_html(result):
-    rendered = app.format_markdown(result)
+    rendered = format_markdown(result)
     assert_inert_chat_html(rendered)
 
 
@@ -283,9 +284,9 @@ def test_any_answer_renders_as_inert_html(result):
 @example("a\r\rb")  # a lone \r is a Markdown line ending: two made a blank line
 @example("&amp;lt;")
 def test_a_visitors_message_round_trips_through_the_page(text):
-    shown = app.show_as_text(text)
+    shown = show_as_text(text)
     assert_inert_chat_html(shown)
-    assert app.typed_text(shown) == text
+    assert typed_text(shown) == text
 
 
 @FUZZ

@@ -17,6 +17,7 @@ import app
 from retrieval.errors import LLMError
 from retrieval.llm import ChatModel, LLMConfig
 from retrieval.records import Answer
+from retrieval.render import format_markdown
 from retrieval.service import Assistant
 from retrieval.written import DROP, Draft, WrittenSettings
 from tests.conftest import source_text
@@ -90,7 +91,7 @@ def test_hallucinated_sentence_is_flagged_and_never_cited(ask_with):
     assert flagged[0].citations == () and flagged[0].reason
     assert "flat shoes" not in result.answer  # the plain answer carries supported sentences only
     assert_grounded(result)
-    html = app.format_markdown(result)
+    html = format_markdown(result)
     assert "<del>Wearing flat shoes" in html and "Not in the articles" in html
 
 
@@ -98,7 +99,7 @@ def test_drop_setting_leaves_unsupported_sentences_out(ask_with):
     _, result = ask_with("hallucinated", unsupported=DROP)
     assert result.mode == "llm"
     assert len(result.sentences) == 2 and all(s.supported for s in result.sentences)
-    assert "flat shoes" not in app.format_markdown(result)
+    assert "flat shoes" not in format_markdown(result)
 
 
 def test_citations_to_missing_passages_are_never_shown(ask_with, llm_server):
@@ -110,7 +111,7 @@ def test_citations_to_missing_passages_are_never_shown(ask_with, llm_server):
     assert len(result.citations) < 7
     overtraining = next(s for s in result.sentences if "overtraining" in s.text)
     assert not overtraining.supported and "missing passage" in overtraining.reason
-    assert "[7]" not in app.format_markdown(result) and "[9]" not in app.format_markdown(result)
+    assert "[7]" not in format_markdown(result) and "[9]" not in format_markdown(result)
 
 
 @pytest.mark.parametrize(

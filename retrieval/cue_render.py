@@ -1,0 +1,103 @@
+"""Cue checks and the cue catalogue as people see them: terminal text and chat Markdown.
+
+Article text, cues and file names are escaped in the Markdown, so none becomes live HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval.catalogue import Catalogue
+    from retrieval.cue import CueCheck, CueMatch
+
+VERDICT_TEXT = {
+    "found": "Found: an article uses this wording.",
+    "close": "Close: an article gives the same instruction in other words.",
+    "not_found": "Not found: no article says this; the nearest passages show what they say.",
+}
+STANCE_TEXT = {
+    "endorsed": "✔ endorsed",
+    "discouraged": "✖ discouraged (the article warns against it)",
+    "neutral": "○ neutral (mentioned, not instructed)",
+}
+
+
+def format_cue_text(check: CueCheck) -> str:
+    """A cue check for the terminal: the verdict, each match, then any differences."""
+    lines = [f"{check.cue}: {VERDICT_TEXT[check.verdict]}"]
+    for n, m in enumerate(check.matches, start=1):
+        lines.append(f"[{n}] {m.kind}, {m.stance}: {m.quote}")
+        lines.append(f"    {m.title} — {m.source}:{m.start}-{m.end} (score {m.score:.2f})")
+    for d in check.differences:
+        lines.append(f"! {d.note}")
+        for side in d.sides:
+            quotes = " / ".join(f"“{q.quote}” ({q.start}-{q.end})" for q in side.quotes)
+            lines.append(f"    {side.title}: {quotes}")
+    return "\n".join(lines)
+
+
+def format_catalogue_text(catalogue: Catalogue) -> str:
+    """The cue catalogue for the terminal, grouped by topic."""
+    lines = [f"{catalogue.count} cues in the articles"]
+    for topic, cues in catalogue.topics.items():
+        lines.append(f"\n{topic}")
+        for c in cues:
+            warn = " (warned against)" if c.stance == "discouraged" else ""
+            lines.append(f"  {c.cue}{warn} — {c.title}, {c.source}:{c.start}-{c.end}")
+    return "\n".join(lines)
+
+
+def match_in_context(match: CueMatch, context: int = 200) -> str:
+    """HTML: the quote highlighted inside its passage, the matched words in bold, all escaped."""
+    passage, base = match.passage, match.passage_start
+
+    def flat(text: str) -> str:
+        return html.escape(re.sub(r"\s+", " ", text))
+
+    at, end = match.start - base, match.end - base
+    if passage[at:end] != match.quote:  # the quote always comes from the article text itself
+        passage, at, end, base = match.quote, 0, len(match.quote), match.start
+    words_at = max(at, match.words_start - base)
+    words_end = min(end, max(words_at, match.words_end - base))
+    before = passage[max(0, at - context) : at]
+    after = passage[end : end + context]
+    return (
+        f"{'…' if at > context else ''}{flat(before)}<mark>{flat(passage[at:words_at])}"
+        f"<strong>{flat(passage[words_at:words_end])}</strong>{flat(passage[words_end:end])}"
+        f"</mark>{flat(after)}{'…' if end + context < len(passage) else ''}"
+    )
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def format_cue_markdown(check: CueCheck) -> str:
+    """A cue check for the browser: verdict, matches with their stance, differences."""
+    parts = [f"### {_esc(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
+    for d in check.differences:
+        sides = "; ".join(
+            f"*{_esc(s.title)}*: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
+            for s in d.sides
+        )
+        parts.append(f"⚠️ **{_esc(d.note)}** {sides}")
+    for n, m in enumerate(check.matches, start=1):
+        heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
+        parts.append(
+            f"**[{n}] {_esc(m.title)}**{heading} · {m.kind} · {STANCE_TEXT[m.stance]}  \n"
+            f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
+            f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
+        )
+    return "\n\n".join(parts)
+
+
+def catalogue_rows(catalogue: Catalogue) -> list[list[str]]:
+    """The catalogue as table rows: topic, cue, stance, article, where."""
+    return [
+        [topic, c.cue, c.stance, c.title, f"{c.source}:{c.start}-{c.end}"]
+        for topic, cues in catalogue.topics.items()
+        for c in cues
+    ]

@@ -1,0 +1,125 @@
+"""Answers as people see them: text for the terminal, escaped HTML for the chat.
+
+In the HTML every piece of text that comes from an article, a file name or a visitor is
+escaped: nothing in the corpus or in a question ever becomes live HTML, a link or an image.
+In the terminal, control characters are shown rather than obeyed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from retrieval.records import Answer, Citation
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(text: str) -> str:
+    """Text safe to print: control characters from articles, file names or errors (an
+    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+
+
+def format_text(result: Answer) -> str:
+    """An answer for the terminal: the reply, then numbered sources."""
+    lines = [result.fallback] if result.fallback else []
+    lines.append(result.answer)
+    lines += [
+        f"(unsupported, left out: {s.text} — {s.reason})"
+        for s in result.sentences
+        if not s.supported
+    ]
+    for c in result.citations:
+        lines.append(f"[{c.n}] {c.title} — {c.source}:{c.start}-{c.end}")
+    return "\n".join(lines)
+
+
+def plain_html(text: str) -> str:
+    """Text that shows as itself inside an HTML block: escaped, line breaks as <br>.
+
+    Inside an HTML block Markdown is not parsed, so nothing in the text becomes a tag,
+    a link, an image or math: corpus files and visitors' questions are never live HTML.
+    """
+    return re.sub(r"[ \t]*(?:\r\n?|\n)\s*", "<br>", html.escape(text, quote=False))
+
+
+def paragraphs(text: str) -> str:
+    """Plain text as HTML paragraphs, one per blank-line-separated block."""
+    parts = [p for p in re.split(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)", text) if p.strip()]
+    return "\n".join(f"<p>{plain_html(part.strip())}</p>" for part in parts)
+
+
+def quote_in_context(citation: Citation, context: int = 240) -> str:
+    """HTML: the quote highlighted inside a window of its passage, everything escaped."""
+    passage = citation.passage
+    at = passage.find(citation.quote)
+    if at < 0:
+        return f"<mark>{plain_html(citation.quote)}</mark>"
+    before = passage[max(0, at - context) : at]
+    after = passage[at + len(citation.quote) : at + len(citation.quote) + context]
+    lead = "…" if at > context else ""
+    tail = "…" if at + len(citation.quote) + context < len(passage) else ""
+    # Line breaks become <br> so the excerpt stays inside its one-line blockquote.
+    quote = plain_html(citation.quote)
+    return f"{lead}{plain_html(before)}<mark>{quote}</mark>{plain_html(after)}{tail}"
+
+
+def answer_html(result: Answer) -> str:
+    """The reply itself as HTML paragraphs: a model-written one sentence by sentence,
+    unsupported ones flagged. Every piece of text is escaped (see plain_html)."""
+    if result.mode != "llm":
+        lead = f"<p><em>{plain_html(result.fallback)}</em></p>" if result.fallback else ""
+        return "\n".join(part for part in (lead, paragraphs(result.answer)) if part)
+    out = []
+    for s in result.sentences:
+        text = plain_html(s.text)
+        if s.supported:
+            out.append(text + "".join(f" [{n}]" for n in s.citations))
+        else:
+            why = plain_html(s.reason or "the cited passage does not say this")
+            out.append(f"<del>{text}</del> <small>⚠ <em>Not in the articles: {why}.</em></small>")
+    body = f"<p>{' '.join(out)}</p>" if out else ""
+    return "\n".join(part for part in (body, paragraphs(result.notice or "")) if part)
+
+
+def format_markdown(result: Answer) -> str:
+    """An answer for the chat: the reply, then each source with its quote in context.
+
+    Written as HTML blocks with every piece of text escaped (see plain_html).
+    """
+    parts = [answer_html(result)]
+    if result.citations:
+        parts.append("<p><strong>Sources</strong></p>")
+        for c in result.citations:
+            heading = (
+                f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
+            )
+            parts.append(
+                f"<p><strong>[{c.n}] {plain_html(c.title)}</strong>{heading}<br>"
+                f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
+                f"<blockquote>{quote_in_context(c)}</blockquote>"
+            )
+    return "\n".join(part for part in parts if part)
+
+
+def show_as_text(text: str) -> str:
+    """A visitor's message as chat HTML that displays exactly the characters typed."""
+    # A lone \r would end the HTML block for the Markdown parser; as &#13; it is only a character.
+    escaped = html.escape(text, quote=False).replace("\r", "&#13;").replace("\n", "<br>")
+    return f"<p>{escaped}</p>"
+
+
+def typed_text(shown: str) -> str:
+    """The characters a visitor typed, back from show_as_text (other text is returned as is)."""
+    if shown.startswith("<p>") and shown.endswith("</p>"):
+        return html.unescape(shown[3:-4].replace("<br>", "\n"))
+    return shown
+
+
+def script_json(value: Any) -> str:
+    """JSON safe to place inside an HTML <script> element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
