@@ -10,14 +10,13 @@ import asyncio
 import html
 import json
 import os
-import re
 import sys
-import tomllib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from retrieval.config import LLM_OPTIONS, SITE_KEYS, check_llm, is_colour, llm_env, site_settings
 from retrieval.cue_render import (
     catalogue_rows,
     format_catalogue_text,
@@ -84,7 +83,7 @@ class Settings:
     llm_context: int = 4096
     llm_unsupported: str = "flag"  # or "drop"
     # The public site (settings file named by HINGECOACH_SETTINGS, then HINGECOACH_* env):
-    # branding, who may embed it, and abuse limits. See SITE_KEYS.
+    # branding, who may embed it, and abuse limits. See SITE_KEYS (retrieval/config.py).
     gym_name: str = "Hinge Coach"
     accent: str = "#2f6f4f"
     welcome: str = WELCOME
@@ -123,125 +122,22 @@ class Settings:
         return settings
 
 
-# What a gym may set in its settings file (TOML) or as HINGECOACH_<KEY> variables.
-SITE_KEYS: dict[str, type] = {
-    "gym_name": str,
-    "accent": str,
-    "welcome": str,
-    "examples": list,
-    "allowed_origins": list,
-    "rate_limit": str,
-    "feedback_rate_limit": str,
-    "max_body_bytes": int,
-    "db": Path,
-}
-_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-def _read_site_file(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HingeCoachError(f"cannot read the settings file {path}: {exc.strerror}.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise HingeCoachError(f"the settings file {path} is not valid TOML: {exc}.") from exc
-    unknown = sorted(set(data) - set(SITE_KEYS))
-    if unknown:
-        raise HingeCoachError(
-            f"unknown setting(s) {', '.join(unknown)} in {path}; known: {', '.join(SITE_KEYS)}."
-        )
-    return data
-
-
-def _from_env_text(key: str, text: str) -> Any:
-    if key == "examples":
-        return [q.strip() for q in text.split("|") if q.strip()]
-    if key == "allowed_origins":
-        return [o for o in re.split(r"[\s,]+", text) if o]
-    if SITE_KEYS[key] is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise HingeCoachError(f"HINGECOACH_{key.upper()} must be a whole number.") from None
-    return SITE_KEYS[key](text)
-
-
 def apply_site_settings(settings: Settings, env: dict[str, str]) -> None:
     """Branding and limits: defaults, then the settings file, then HINGECOACH_* variables."""
-    values: dict[str, Any] = {}
-    if env.get("HINGECOACH_SETTINGS"):
-        values.update(_read_site_file(Path(env["HINGECOACH_SETTINGS"])))
-    for key in SITE_KEYS:
-        if f"HINGECOACH_{key.upper()}" in env:
-            values[key] = _from_env_text(key, env[f"HINGECOACH_{key.upper()}"])
-    for key, value in values.items():
-        kind = SITE_KEYS[key]
-        if kind is Path and isinstance(value, str):
-            value = Path(value)
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-        if kind is list:
-            ok = ok and all(isinstance(v, str) for v in value)
-        if not ok:
-            raise HingeCoachError(f"setting {key} must be a {kind.__name__}, not {value!r}.")
+    current = {key: getattr(settings, key) for key in SITE_KEYS}
+    for key, value in site_settings(current, env).items():
         setattr(settings, key, value)
-    check_site_settings(settings)
-
-
-def check_site_settings(settings: Settings) -> None:
-    """One clear error for a setting the site cannot use."""
-    from retrieval.guard import RateLimiter, normalise_origin
-
-    if not _HEX_COLOUR.match(settings.accent):
-        raise HingeCoachError(f"accent must be a colour like #2f6f4f, not {settings.accent!r}.")
-    if not settings.gym_name.strip() or len(settings.gym_name) > 80:
-        raise HingeCoachError("gym_name must be 1 to 80 characters.")
-    if settings.max_body_bytes < 1024:
-        raise HingeCoachError("max_body_bytes must be at least 1024.")
-    try:
-        settings.allowed_origins = [normalise_origin(o) for o in settings.allowed_origins]
-        RateLimiter({"ask": settings.rate_limit, "feedback": settings.feedback_rate_limit})
-    except ValueError as exc:
-        raise HingeCoachError(str(exc) + ".") from exc
-
-
-LLM_OPTIONS = {  # setting -> (variable, type)
-    "llm_base_url": ("HINGECOACH_LLM_BASE_URL", str),
-    "llm_model": ("HINGECOACH_LLM_MODEL", str),
-    "llm_api_key": ("HINGECOACH_LLM_API_KEY", str),
-    "llm_timeout": ("HINGECOACH_LLM_TIMEOUT", float),
-    "llm_context": ("HINGECOACH_LLM_CONTEXT", int),
-    "llm_unsupported": ("HINGECOACH_LLM_UNSUPPORTED", str),
-}
-
-
-def llm_env(env: dict[str, str]) -> dict[str, Any]:
-    """The language-model settings given by HINGECOACH_LLM_* variables (empty ones ignored)."""
-    out: dict[str, Any] = {}
-    for name, (variable, kind) in LLM_OPTIONS.items():
-        if env.get(variable, "").strip():
-            try:
-                out[name] = kind(env[variable].strip())
-            except ValueError as exc:
-                raise HingeCoachError(f"{variable} must be a number.") from exc
-    return out
 
 
 def check_llm_settings(settings: Settings) -> None:
     """One-line errors for a language-model configuration that cannot work."""
-    if settings.llm_model and not settings.llm_base_url:
-        raise HingeCoachError("HINGECOACH_LLM_MODEL is set but HINGECOACH_LLM_BASE_URL is not.")
-    if not settings.llm_base_url:
-        return
-    if not settings.llm_base_url.startswith(("http://", "https://")):
-        raise HingeCoachError("HINGECOACH_LLM_BASE_URL must start with http:// or https://.")
-    if not settings.llm_model:
-        raise HingeCoachError("HINGECOACH_LLM_BASE_URL is set: set HINGECOACH_LLM_MODEL too.")
-    if settings.llm_unsupported not in ("flag", "drop"):
-        raise HingeCoachError("HINGECOACH_LLM_UNSUPPORTED must be flag or drop.")
-    if settings.llm_timeout <= 0 or settings.llm_context < 1024:
-        raise HingeCoachError(
-            "the LLM timeout must be positive and its context 1024 tokens or more."
-        )
+    check_llm(
+        settings.llm_base_url,
+        settings.llm_model,
+        settings.llm_unsupported,
+        settings.llm_timeout,
+        settings.llm_context,
+    )
 
 
 def llm_options(settings: Settings) -> dict[str, Any]:
@@ -755,7 +651,7 @@ def _add_pages(
         accent = request.query_params.get("accent", "")
         config = {
             **brand,
-            "accent": accent if _HEX_COLOUR.match(accent) else settings.accent,
+            "accent": accent if is_colour(accent) else settings.accent,
             "welcome": settings.welcome,
             "examples": settings.examples,
         }
