@@ -6,7 +6,6 @@ Every handler makes one library call and only formats its result.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import html
 import json
 import os
@@ -29,6 +28,7 @@ from retrieval.errors import (
     IndexMismatchError,
     IndexMissingError,
 )
+from retrieval.rates import RATE_NOUNS, rate_rule, site_limiter
 from retrieval.records import Answer
 from retrieval.render import (
     answer_html,
@@ -431,40 +431,6 @@ EMBED_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
-# Requests that compute an answer, through the API or through Gradio's chat endpoints.
-ANSWER_PATHS = (
-    "/api/ask",
-    "/api/cue",
-    "/gradio_api/queue/join",
-    "/gradio_api/call/",
-    "/gradio_api/run/",
-    "/gradio_api/api/",
-)
-# One chat turn is about eight requests to Gradio (textbox, history, queue, ...): the chat's
-# requests get this many times the question budget, and the chat handler itself counts
-# each question against the budget it shares with the API.
-CHAT_REQUESTS_PER_QUESTION = 10
-
-
-def rate_rule(method: str, path: str) -> str | None:
-    """The rate limit a request counts against: "ask", "chat" (Gradio), "feedback" or none."""
-    if method != "POST":
-        return None
-    if path == "/api/feedback":
-        return "feedback"
-    if not path.startswith(ANSWER_PATHS):
-        return None
-    return "ask" if path.startswith("/api/") else "chat"
-
-
-def site_limiter(settings: Settings) -> RateLimiter:
-    """The per-client limits of a site: questions (API and chat alike), chat requests, thumbs."""
-    from retrieval.guard import RateLimiter, scale_limits
-
-    chat = scale_limits(settings.rate_limit, CHAT_REQUESTS_PER_QUESTION)
-    return RateLimiter(
-        {"ask": settings.rate_limit, "chat": chat, "feedback": settings.feedback_rate_limit}
-    )
 
 
 def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
@@ -682,7 +648,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     from retrieval.guard import Guard, OriginPolicy
 
     app = create_api(assistant, settings, store)
-    limiter = app.state.limiter = site_limiter(settings)
+    limiter = app.state.limiter = site_limiter(settings.rate_limit, settings.feedback_rate_limit)
     # Gradio's own loader for the <gradio-app> web component (see the README).
     component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
     app.get("/gradio.js", include_in_schema=False)(
@@ -702,7 +668,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         max_body=lambda path: (
             settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
         ),
-        nouns={"ask": "questions", "chat": "chat requests", "feedback": "ratings"},
+        nouns=RATE_NOUNS,
         body_timeout=settings.client_timeout,
     )
     # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
@@ -749,6 +715,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from retrieval.feedback import FeedbackStore
+    from retrieval.guard import timely_http
 
     assistant = open_assistant(settings, build_if_missing=True)
     assistant.limit_concurrency(settings.answer_slots)
@@ -779,36 +746,6 @@ def serve(settings: Settings) -> None:
         log_level="warning",
         http=timely_http(settings.client_timeout),
     )
-
-
-def timely_http(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP/1.1 protocol, dropping a connection whose request line and headers are
-    not in after `seconds` (slowloris).
-
-    uvicorn waits for headers for ever, and every such connection counts toward
-    limit_concurrency: a few hundred of them would turn every visitor away. (Slow bodies
-    are the Guard's: see its body_timeout.)
-    """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class TimelyH11Protocol(H11Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
-            self._arm()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm()  # the next request on a kept-alive connection gets the same time
-
-        def _arm(self) -> None:
-            self.loop.call_later(seconds, self._drop_if_no_request, self.cycle)
-
-        def _drop_if_no_request(self, cycle: Any) -> None:
-            idle = self.cycle is cycle and (cycle is None or cycle.response_complete)
-            if idle and not self.transport.is_closing():
-                self.transport.close()
-
-    return TimelyH11Protocol
 
 
 def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:

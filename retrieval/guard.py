@@ -4,10 +4,13 @@
   says which pages may frame it (`Content-Security-Policy: frame-ancestors`);
 - per-client rate limits (the `limits` library, moving window, in memory) answered with a
   429 JSON body and `Retry-After`;
-- request body limits, answered with 413 whether or not the client sent Content-Length.
+- request body limits, answered with 413 whether or not the client sent Content-Length;
+- a deadline for a request's line and headers (timely_http, for uvicorn), as the Guard
+  has one for its body: slow clients (slowloris) cannot hold connections for ever.
 
 Plain ASGI rather than a framework's middleware base class so that streamed responses
-(Gradio's server-sent events) pass through untouched.
+(Gradio's server-sent events) pass through untouched. uvicorn is imported only by
+timely_http, when a server starts.
 """
 
 from __future__ import annotations
@@ -257,3 +260,33 @@ class Guard:
             await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
             return
         await send_json(send, status, {"error": message}, [*headers, *self._plain()])
+
+
+def timely_http(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol, dropping a connection whose request line and headers are
+    not in after `seconds` (slowloris).
+
+    uvicorn waits for headers for ever, and every such connection counts toward
+    limit_concurrency: a few hundred of them would turn every visitor away. (Slow bodies
+    are the Guard's: see its body_timeout.)
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimelyH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request on a kept-alive connection gets the same time
+
+        def _arm(self) -> None:
+            self.loop.call_later(seconds, self._drop_if_no_request, self.cycle)
+
+        def _drop_if_no_request(self, cycle: Any) -> None:
+            idle = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return TimelyH11Protocol

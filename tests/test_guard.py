@@ -90,11 +90,11 @@ def test_chat_requests_get_a_multiple_of_the_question_budget():
 
     assert scale_limits("20/minute;300/day", 10) == "200 per 1 minute;3000 per 1 day"
     assert scale_limits("5 per 2 hours", 3) == "15 per 2 hour"
-    import app
+    from retrieval.rates import rate_rule
 
     # A chat turn is several Gradio requests, so they do not spend the question budget:
     # the chat handler counts each question once instead (see test_api).
-    assert app.rate_rule("POST", "/gradio_api/queue/join") == "chat"
-    assert app.rate_rule("POST", "/gradio_api/run/predict") == "chat"
-    assert app.rate_rule("POST", "/api/ask") == "ask"
-    assert app.rate_rule("GET", "/gradio_api/queue/data") is None
+    assert rate_rule("POST", "/gradio_api/queue/join") == "chat"
+    assert rate_rule("POST", "/gradio_api/run/predict") == "chat"
+    assert rate_rule("POST", "/api/ask") == "ask"
+    assert rate_rule("GET", "/gradio_api/queue/data") is None
