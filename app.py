@@ -10,11 +10,13 @@ import html
 import json
 import os
 import sys
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from retrieval.batch import ask_stream, cue_stream, json_line
+from retrieval.chat import reveal, stream_answer, user_turns
 from retrieval.config import LLM_OPTIONS, SITE_KEYS, check_llm, is_colour, llm_env, site_settings
 from retrieval.cue_render import (
     catalogue_rows,
@@ -29,10 +31,7 @@ from retrieval.errors import (
     IndexMissingError,
 )
 from retrieval.rates import RATE_NOUNS, rate_rule, site_limiter
-from retrieval.records import Answer
 from retrieval.render import (
-    answer_html,
-    format_markdown,
     format_text,
     paragraphs,
     script_json,
@@ -213,50 +212,6 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
     return Assistant(settings.index, embedder, **llm_options(settings))
 
 
-# ---------------------------------------------------------------- formatting
-
-
-def json_line(record: dict[str, Any]) -> str:
-    """One JSON Lines record: U+2028, U+2029 and NEL escaped too, as line splitters see breaks."""
-    text = json.dumps(record, ensure_ascii=False)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
-
-
-def stream_answer(
-    assistant: Assistant, message: str, history: list[Any], settings: Settings
-) -> Generator[str, None, Answer]:
-    """Yield the checked drafts of a model-written answer; return the final answer."""
-    from retrieval.written import Draft
-
-    final: Answer | None = None
-    for item in assistant.ask_stream(message, user_turns(history), k=settings.k):
-        if isinstance(item, Draft):
-            written = answer_html(item.answer)
-            yield (
-                f"{written}\n<p>…</p>"
-                if written
-                else "<p><em>Writing an answer from the articles…</em></p>"
-            )
-        else:
-            final = item
-    assert final is not None
-    return final
-
-
-def user_turns(history: Sequence[Any]) -> list[str]:
-    """The user's earlier questions from Gradio's messages history, oldest first."""
-    turns = []
-    for message in history or []:
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, list):
-            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        if isinstance(content, str) and content.strip():
-            turns.append(content)
-    return turns
-
-
 # ---------------------------------------------------------------- Gradio UI
 
 
@@ -281,20 +236,13 @@ def make_responder(
             )
             return
         try:
-            result = yield from stream_answer(assistant, message, history, settings)
+            result = yield from stream_answer(assistant, message, history, settings.k)
         except HingeCoachError as exc:
             yield paragraphs(f"Sorry, {exc}")
             return
         if store is not None:
             store.log(result, "chat", _client_host(request))
-        if result.mode == "llm":
-            yield format_markdown(result)
-            return
-        words = result.answer.split(" ")
-        step = max(1, len(words) // 8)
-        for end in range(step, len(words), step):
-            yield paragraphs(" ".join(words[:end]))
-        yield format_markdown(result)
+        yield from reveal(result)
 
     return respond
 
@@ -842,23 +790,6 @@ def run_cue_command(
     return 0
 
 
-def cue_stream(assistant: Assistant, lines: TextIO, out: TextIO) -> int:
-    """Batch mode: one cue per input line, one JSON object per output line."""
-    failures = 0
-    for raw in lines:
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        try:
-            record = assistant.check_cue(line).to_json()
-        except HingeCoachError as exc:
-            failures += 1
-            record = {"cue": line, "error": str(exc)}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        out.flush()
-    return 1 if failures else 0
-
-
 def _add_cue_commands(sub: Any, index_help: str) -> None:
     cue = sub.add_parser("cue", help="check a coaching cue's wording ('-' reads cues from stdin)")
     cue.add_argument("cue", help="the cue, or - for one cue per stdin line")
@@ -986,39 +917,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise HingeCoachError("--k must be between 1 and 10.")
     check_llm_settings(settings)
     return settings
-
-
-def _parse_line(line: str) -> tuple[str, list[str]]:
-    if not line.lstrip().startswith("{"):
-        return line, []
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise HingeCoachError(f"invalid JSON line ({exc.msg}).") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
-        raise HingeCoachError('a JSON line needs a "question" string.')
-    history = data.get("history") or []
-    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        raise HingeCoachError('"history" must be a list of earlier questions (strings).')
-    return data["question"], history
-
-
-def ask_stream(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> int:
-    """Batch mode: one question (or JSON object) per input line, one JSON object per output line."""
-    failures = 0
-    for raw in lines:
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        try:
-            question, history = _parse_line(line)
-            record = assistant.ask(question, history, k=k).to_json()
-        except HingeCoachError as exc:
-            failures += 1
-            record = {"question": line, "error": str(exc)}
-        out.write(json_line(record) + "\n")
-        out.flush()
-    return 1 if failures else 0
 
 
 def run(

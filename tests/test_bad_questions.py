@@ -12,6 +12,7 @@ import json
 import pytest
 
 import app
+from retrieval.batch import ask_stream
 from tests.conftest import source_text
 from tests.test_fuzz import assert_inert_chat_html
 
@@ -90,7 +91,7 @@ def test_cli_ask_gives_a_clear_reply_or_one_line_error(cli, question, expected):
 def test_batch_mode_answers_every_bad_question_on_its_own_line(assistant):
     lines = [json.dumps({"question": q}) for q, _ in CASES]
     out = io.StringIO()
-    code = app.ask_stream(assistant, io.StringIO("\n".join(lines) + "\n"), out, k=3)
+    code = ask_stream(assistant, io.StringIO("\n".join(lines) + "\n"), out, k=3)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(records) == len(CASES)
     for record, (_, expected) in zip(records, CASES, strict=True):

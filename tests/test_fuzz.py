@@ -20,6 +20,7 @@ from ingest.build import build_index
 from ingest.chunk import chunk_blocks
 from ingest.clean import clean, clean_html
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
+from retrieval.batch import ask_stream
 from retrieval.errors import BadQuestionError
 from retrieval.records import Answer, AnswerSentence, Citation
 from retrieval.render import format_markdown, show_as_text, typed_text
@@ -296,7 +297,7 @@ def test_batch_mode_answers_every_line_with_one_json_object(fake_assistant, line
     lines = [line.replace("\r", " ").replace("\n", " ") for line in lines]
     stdin = io.StringIO("\n".join(lines) + "\n")
     out = io.StringIO()
-    code = app.ask_stream(fake_assistant, stdin, out, k=3)
+    code = ask_stream(fake_assistant, stdin, out, k=3)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     expected = [line for line in io.StringIO("\n".join(lines) + "\n") if line.strip()]
     assert len(records) == len(expected)

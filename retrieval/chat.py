@@ -1,0 +1,60 @@
+"""One chat turn as the visitor sees it: the earlier questions it follows, and the reply
+as it grows, from the first draft to the answer with its sources."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from retrieval.records import Answer
+from retrieval.render import answer_html, format_markdown, paragraphs
+
+if TYPE_CHECKING:
+    from retrieval.service import Assistant
+
+
+def user_turns(history: Sequence[Any]) -> list[str]:
+    """The user's earlier questions from Gradio's messages history, oldest first."""
+    turns = []
+    for message in history or []:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        if isinstance(content, str) and content.strip():
+            turns.append(content)
+    return turns
+
+
+def stream_answer(
+    assistant: Assistant, message: str, history: list[Any], k: int
+) -> Generator[str, None, Answer]:
+    """Yield the checked drafts of a model-written answer; return the final answer."""
+    from retrieval.written import Draft
+
+    final: Answer | None = None
+    for item in assistant.ask_stream(message, user_turns(history), k=k):
+        if isinstance(item, Draft):
+            written = answer_html(item.answer)
+            yield (
+                f"{written}\n<p>…</p>"
+                if written
+                else "<p><em>Writing an answer from the articles…</em></p>"
+            )
+        else:
+            final = item
+    assert final is not None
+    return final
+
+
+def reveal(result: Answer) -> Iterator[str]:
+    """The reply's last updates: a quoted answer a few words at a time (about eight steps),
+    then the whole answer with its sources; a model-written one, already streamed as
+    drafts, at once."""
+    if result.mode != "llm":
+        words = result.answer.split(" ")
+        step = max(1, len(words) // 8)
+        for end in range(step, len(words), step):
+            yield paragraphs(" ".join(words[:end]))
+    yield format_markdown(result)
