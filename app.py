@@ -387,67 +387,20 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
     Each route makes one library call. Every error is a JSON body {"error": "..."}: a 4xx
     for anything the caller sent, never a traceback.
     """
-    from typing import Literal
-
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi_offline import FastAPIOffline  # Swagger UI served locally, not from a CDN
-    from pydantic import BaseModel, ConfigDict, Field
     from starlette.exceptions import HTTPException
 
-    class AskIn(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        question: str = Field(
-            description="The question, at most 1,000 characters.",
-            examples=["Why do I feel this in my quads?"],
-        )
-        history: list[str] = Field(
-            default_factory=list,
-            max_length=10,
-            description="Earlier questions of the conversation, oldest first; "
-            'follow-ups such as "and my feet?" use them.',
-        )
-
-    class CitationOut(BaseModel):
-        n: int
-        title: str
-        source: str = Field(description="Article file, relative to the repository root.")
-        quote: str = Field(description="Verbatim: the file's text[start:end].")
-        start: int
-        end: int
-        passage: str = Field(description="The passage the quote sits in.")
-        score: float
-
-    class SentenceOut(BaseModel):
-        text: str
-        citations: list[int]
-        supported: bool = Field(description="The cited passages say this (checked).")
-
-    class AnswerOut(BaseModel):
-        question: str
-        answer: str = Field(description="The reply, each claim marked [n], or an abstention.")
-        abstained: bool = Field(description="True when the articles don't cover the question.")
-        citations: list[CitationOut]
-        mode: Literal["extractive", "llm"] = Field(
-            description="extractive: quoted sentences; llm: written by the language model."
-        )
-        sentences: list[SentenceOut] | None = Field(None, description="llm mode only.")
-        fallback: str | None = Field(
-            None, description="Why a configured language model's answer was not used."
-        )
-
-    class CueIn(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        cue: str = Field(description="A coaching cue.", examples=["soft knees"])
-
-    class FeedbackIn(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        id: str = Field(max_length=64, description="The X-Answer-Id header of /api/ask.")
-        rating: Literal["up", "down"]
-
-    class ErrorOut(BaseModel):
-        error: str
+    from retrieval.api_models import (
+        AnswerOut,
+        AskIn,
+        CueIn,
+        ErrorOut,
+        FeedbackIn,
+        validation_message,
+    )
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -470,13 +423,7 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
         return error(503 if unavailable else 400, str(exc))
 
     async def invalid(request: Any, exc: Exception) -> JSONResponse:
-        problems: list[dict[str, Any]] = getattr(exc, "errors", list)()
-        text = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
-            for e in problems[:3]
-        )
-        # One line even when a field name the client sent holds a line break.
-        return error(422, " ".join(f"invalid request: {text or exc}.".split()))
+        return error(422, validation_message(getattr(exc, "errors", list)(), exc))
 
     async def http_error(request: Any, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 400)
