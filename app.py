@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.batch import ask_stream, cue_stream, json_line
-from retrieval.chat import reveal, stream_answer, user_turns
-from retrieval.config import LLM_OPTIONS, SITE_KEYS, check_llm, is_colour, llm_env, site_settings
+from retrieval.chat import reveal, stream_answer, typed_messages, user_turns
+from retrieval.config import LLM_OPTIONS, SITE_KEYS, check_llm, llm_env, site_settings
 from retrieval.cue_render import (
     catalogue_rows,
     format_catalogue_text,
@@ -30,15 +30,9 @@ from retrieval.errors import (
     IndexMismatchError,
     IndexMissingError,
 )
+from retrieval.pages import ASSETS, EMBED_CSP, Pages
 from retrieval.rates import RATE_NOUNS, rate_rule, site_limiter
-from retrieval.render import (
-    format_text,
-    paragraphs,
-    script_json,
-    show_as_text,
-    terminal,
-    typed_text,
-)
+from retrieval.render import format_text, paragraphs, show_as_text, terminal
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -309,18 +303,7 @@ def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
         return data
 
     def preprocess(payload: Any) -> Any:
-        messages: list[Any] = from_page(payload)
-        for message in messages:
-            texts = [
-                item
-                for item in message.get("content") or []
-                if isinstance(item, dict) and item.get("type") == "text"
-            ]
-            message["content"] = texts
-            if message.get("role") == "user":
-                for item in texts:
-                    item["text"] = typed_text(str(item.get("text", "")))
-        return [message for message in messages if message["content"]]
+        return typed_messages(from_page(payload))
 
     chatbot.postprocess = postprocess  # type: ignore[method-assign]
     chatbot.preprocess = preprocess  # type: ignore[method-assign]
@@ -373,12 +356,6 @@ def create_app(
 # ---------------------------------------------------------------- HTTP API and embedding
 
 STATIC = ROOT / "static"
-DEMO_SERVER = "http://127.0.0.1:7860/"  # the coach address pasted in static/demo-gym.html
-# The embeddable chat runs only its own script and talks only to this server.
-EMBED_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'"
-)
 
 
 def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:
@@ -501,37 +478,26 @@ def _add_pages(
     app: FastAPI, settings: Settings, request_type: Any, response: Any, page: Any
 ) -> None:
     """The embeddable chat (/embed), the widget script (/widget.js) and the demo gym page."""
-    embed_html = (STATIC / "embed.html").read_text(encoding="utf-8")
-    brand = {"name": settings.gym_name, "accent": settings.accent}
-    widget_js = (STATIC / "widget.js").read_text(encoding="utf-8")
-    widget_js = widget_js.replace("/*CONFIG*/ {}", json.dumps(brand, ensure_ascii=False))
-    demo_html = (STATIC / "demo-gym.html").read_text(encoding="utf-8")
+    pages = Pages.load(
+        STATIC, settings.gym_name, settings.accent, settings.welcome, settings.examples
+    )
     cache = {"Cache-Control": "public, max-age=300"}
 
     def embed(request: Any) -> Any:
-        accent = request.query_params.get("accent", "")
-        config = {
-            **brand,
-            "accent": accent if is_colour(accent) else settings.accent,
-            "welcome": settings.welcome,
-            "examples": settings.examples,
-        }
-        body = embed_html.replace("{{TITLE}}", html.escape(settings.gym_name))
-        body = body.replace("{{CONFIG}}", script_json(config))
+        body = pages.embed(request.query_params.get("accent", ""))
         return page(body, headers={"Content-Security-Policy": EMBED_CSP})
 
     def demo(request: Any) -> Any:
-        return page(demo_html.replace(DEMO_SERVER, str(request.base_url)))
+        return page(pages.demo(str(request.base_url)))
 
     def static(text: str, media_type: str) -> Callable[[], Any]:
         return lambda: response(text, media_type=media_type, headers=cache)
 
     app.get("/embed", include_in_schema=False)(_typed(embed, request=request_type))
     app.get("/demo", include_in_schema=False)(_typed(demo, request=request_type))
-    app.get("/widget.js", include_in_schema=False)(static(widget_js, "text/javascript"))
-    for name, kind in (("embed.js", "text/javascript"), ("embed.css", "text/css")):
-        text = (STATIC / name).read_text(encoding="utf-8")
-        app.get(f"/{name}", include_in_schema=False)(static(text, kind))
+    app.get("/widget.js", include_in_schema=False)(static(pages.widget_js, "text/javascript"))
+    for name, kind in ASSETS.items():
+        app.get(f"/{name}", include_in_schema=False)(static(pages.assets[name], kind))
 
 
 def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) -> FastAPI:

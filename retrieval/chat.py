@@ -7,7 +7,7 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from retrieval.records import Answer
-from retrieval.render import answer_html, format_markdown, paragraphs
+from retrieval.render import answer_html, format_markdown, paragraphs, typed_text
 
 if TYPE_CHECKING:
     from retrieval.service import Assistant
@@ -25,6 +25,22 @@ def user_turns(history: Sequence[Any]) -> list[str]:
         if isinstance(content, str) and content.strip():
             turns.append(content)
     return turns
+
+
+def typed_messages(messages: list[Any]) -> list[Any]:
+    """Gradio's message dicts as they come back from the page: text parts only (files are
+    dropped, and messages left empty), the visitor's text as typed (see render.show_as_text)."""
+    for message in messages:
+        texts = [
+            item
+            for item in message.get("content") or []
+            if isinstance(item, dict) and item.get("type") == "text"
+        ]
+        message["content"] = texts
+        if message.get("role") == "user":
+            for item in texts:
+                item["text"] = typed_text(str(item.get("text", "")))
+    return [message for message in messages if message["content"]]
 
 
 def stream_answer(

@@ -9,6 +9,7 @@ import pytest
 
 import app
 from retrieval.feedback import FeedbackStore
+from retrieval.pages import DEMO_SERVER
 from tests.browser import (
     ARTIFACTS,
     browser_page,
@@ -41,7 +42,7 @@ def coach(real_index_dir, tmp_path_factory):
             f'<h1>Iron Oak: ask the coach</h1><gradio-app src="{url}"></gradio-app></body></html>'
         )
         pages = {
-            "/demo-gym.html": page.replace(app.DEMO_SERVER, url + "/"),
+            "/demo-gym.html": page.replace(DEMO_SERVER, url + "/"),
             "/component.html": component,
         }
         with static_pages(pages, gym_port):

@@ -1,0 +1,77 @@
+"""The embeddable chat's pages, filled in with a gym's branding when the site starts.
+
+- /embed: the chat page a gym frames; its title and settings are written into the page
+  (the settings as JSON that cannot end its <script> element);
+- /widget.js: the script a gym's own page includes, with the gym's name and colour;
+- /demo: the demo gym page, pointed at whichever address served it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.config import is_colour
+from retrieval.render import script_json
+
+DEMO_SERVER = "http://127.0.0.1:7860/"  # the coach address pasted in static/demo-gym.html
+# The embeddable chat runs only its own script and talks only to this server.
+EMBED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
+ASSETS = {"embed.js": "text/javascript", "embed.css": "text/css"}  # served as they are
+
+
+@dataclass(frozen=True)
+class Pages:
+    """The pages' text for one gym: templates read once, filled in per request."""
+
+    embed_html: str
+    widget_js: str
+    demo_html: str
+    assets: dict[str, str]  # file name -> text, for each of ASSETS
+    gym_name: str
+    accent: str
+    welcome: str
+    examples: list[str]
+
+    @classmethod
+    def load(
+        cls, static: Path, gym_name: str, accent: str, welcome: str, examples: list[str]
+    ) -> Pages:
+        """Read the templates from `static` and brand the widget script."""
+
+        def read(name: str) -> str:
+            return (static / name).read_text(encoding="utf-8")
+
+        brand = {"name": gym_name, "accent": accent}
+        return cls(
+            embed_html=read("embed.html"),
+            widget_js=read("widget.js").replace(
+                "/*CONFIG*/ {}", json.dumps(brand, ensure_ascii=False)
+            ),
+            demo_html=read("demo-gym.html"),
+            assets={name: read(name) for name in ASSETS},
+            gym_name=gym_name,
+            accent=accent,
+            welcome=welcome,
+            examples=examples,
+        )
+
+    def embed(self, accent: str = "") -> str:
+        """The chat page; `accent` (the page's ?accent=) replaces the gym's colour if it is one."""
+        config = {
+            "name": self.gym_name,
+            "accent": accent if is_colour(accent) else self.accent,
+            "welcome": self.welcome,
+            "examples": self.examples,
+        }
+        body = self.embed_html.replace("{{TITLE}}", html.escape(self.gym_name))
+        return body.replace("{{CONFIG}}", script_json(config))
+
+    def demo(self, base_url: str) -> str:
+        """The demo gym page, its widget loaded from `base_url`."""
+        return self.demo_html.replace(DEMO_SERVER, base_url)
