@@ -191,26 +191,35 @@ def answer(
 
 
 def _citations(index: Index, spans: list[Span]) -> list[Citation]:
-    citations = []
-    for n, span in enumerate(spans, start=1):
-        chunk = index.chunks[index.sentences[span.first].chunk_id]
-        document = index.documents[chunk.doc_id]
-        start, end = index.sentences[span.first].start, index.sentences[span.last].end
-        citations.append(
-            Citation(
-                n=n,
-                title=document.title,
-                source=document.source,
-                quote=index.quote(chunk.doc_id, start, end),
-                start=start,
-                end=end,
-                passage=chunk.text,
-                score=span.score,
-                heading=chunk.heading,
-                passage_start=chunk.start,
-            )
+    return [
+        citation(
+            index,
+            n,
+            index.sentences[span.first].chunk_id,
+            index.sentences[span.first].start,
+            index.sentences[span.last].end,
+            span.score,
         )
-    return citations
+        for n, span in enumerate(spans, start=1)
+    ]
+
+
+def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: float) -> Citation:
+    """Citation [n]: the verbatim text at [start:end] of the passage's article."""
+    chunk = index.chunks[chunk_id]
+    document = index.documents[chunk.doc_id]
+    return Citation(
+        n=n,
+        title=document.title,
+        source=document.source,
+        quote=index.quote(chunk.doc_id, start, end),
+        start=start,
+        end=end,
+        passage=chunk.text,
+        score=score,
+        heading=chunk.heading,
+        passage_start=chunk.start,
+    )
 
 
 @per_index

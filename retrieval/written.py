@@ -14,13 +14,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.answer import MAX_QUESTION_CHARS, clean_history, clean_question
+from retrieval.answer import MAX_QUESTION_CHARS, citation, clean_history, clean_question
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.followup import resolve
 from retrieval.index import Index, per_index
 from retrieval.llm import ChatModel, Passage, build_prompt
-from retrieval.records import Answer, AnswerSentence, Citation
+from retrieval.records import Answer, AnswerSentence
 from retrieval.search import search
 from retrieval.text import sentence_spans
 from retrieval.verify import Support, VerifierSettings, check, passage_evidence
@@ -202,7 +202,7 @@ def compose(
                 cites.append(list(quotes).index(key) + 1)
         sentences.append(AnswerSentence(item.claim.text, tuple(dict.fromkeys(cites)), True))
     citations = [
-        _citation(index, n, chunk_id, start, end, max(s.score for s in supports))
+        citation(index, n, chunk_id, start, end, max(s.score for s in supports))
         for n, ((chunk_id, start, end), supports) in enumerate(quotes.items(), start=1)
     ]
     body = " ".join(
@@ -218,23 +218,6 @@ def compose(
         debug=dict(extractive.debug),
         mode="llm",
         sentences=sentences,
-    )
-
-
-def _citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: float) -> Citation:
-    chunk = index.chunks[chunk_id]
-    document = index.documents[chunk.doc_id]
-    return Citation(
-        n=n,
-        title=document.title,
-        source=document.source,
-        quote=index.quote(chunk.doc_id, start, end),
-        start=start,
-        end=end,
-        passage=chunk.text,
-        score=score,
-        heading=chunk.heading,
-        passage_start=chunk.start,
     )
 
 
