@@ -461,9 +461,13 @@ class VectorCache:
     def from_index(
         cls, directory: Path, model_id: str, dimension: int, vectors: str = VECTORS_DEFAULT
     ) -> VectorCache | None:
-        """The cache of an existing compatible index, or None (no index, another model, damage)."""
+        """The cache of an existing compatible index, or None (no index, another model, damage).
+
+        Files are checked against their checksums first: a damaged index must be re-embedded,
+        not have its bad vectors carried into the rebuild.
+        """
         try:
-            meta = read_meta(Path(directory))
+            meta = verify_files(Path(directory))
             check_compatible(meta, Path(directory), model_id, dimension, vectors)
             digests = _mapped(Path(directory) / "hashes.npy")
             parts = [

@@ -140,6 +140,19 @@ def test_bit_rot_that_still_parses_is_caught_by_the_checksums(index_copy, fake_e
         load_index(index_copy, fake_embedder.model_id, fake_embedder.dimension)
 
 
+def test_rebuilding_a_damaged_index_re_embeds_instead_of_reusing_its_vectors(
+    index_copy, pristine, fake_embedder
+):
+    import numpy as np
+
+    damage(index_copy / "sentence_vectors.npy", "flipped bytes")
+    summary = build_index(CORPUS, index_copy, fake_embedder, ROOT, progress=False)
+    assert summary.embedded > 0  # nothing was taken from the damaged files
+    rebuilt = np.load(index_copy / "sentence_vectors.npy")
+    assert np.array_equal(rebuilt, np.load(pristine / "sentence_vectors.npy"))
+    load_index(index_copy, fake_embedder.model_id, fake_embedder.dimension)
+
+
 # ---------------------------------------------------------------- through the CLI
 
 
