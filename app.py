@@ -621,7 +621,7 @@ def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps(asdict(report), ensure_ascii=False, indent=2), file=out)
     else:
-        print("\n".join(report.lines()), file=out)
+        print(terminal("\n".join(report.lines())), file=out)
     return 0
 
 
@@ -693,13 +693,13 @@ def run_cue_command(
     if args.command == "cues":
         catalogue = assistant.cues()
         text = json.dumps(catalogue.to_json(), ensure_ascii=False)
-        print(text if args.json else format_catalogue_text(catalogue), file=stdout)
+        print(text if args.json else terminal(format_catalogue_text(catalogue)), file=stdout)
         return 0
     if args.cue == "-":
         return cue_stream(assistant, stdin, stdout)
     check = assistant.check_cue(args.cue)
     text = json.dumps(check.to_json(), ensure_ascii=False)
-    print(text if args.json else format_cue_text(check), file=stdout)
+    print(text if args.json else terminal(format_cue_text(check)), file=stdout)
     return 0
 
 

@@ -14,13 +14,19 @@ from typing import Any
 
 from retrieval.records import Answer, Citation
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters, and the bidirectional overrides that make a line read other than it is.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal(text: str) -> str:
     """Text safe to print: control characters from articles, file names or errors (an
-    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+    escape sequence could retitle, recolour or clear the terminal) are shown as \\xNN or \\uNNNN."""
+    return _CONTROLS.sub(_escaped, text.replace("\r\n", "\n"))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def format_text(result: Answer) -> str:

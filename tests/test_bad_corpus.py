@@ -327,3 +327,25 @@ def test_control_characters_from_files_never_reach_the_terminal(
     assert app.run(["ask", question, "--json", "--index", index], stdout=out) == 0
     quote = json.loads(out.getvalue())["citations"][0]["quote"]
     assert "\x1b[31m" in quote  # JSON keeps the verbatim quote, escaped by JSON itself
+    for command in (["cue", "knees stay soft"], ["cues"]):  # the cue check quotes articles too
+        out = io.StringIO()
+        assert app.run([*command, "--index", index], stdout=out) == 0
+        assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+
+
+def test_a_visitors_escape_sequences_never_reach_the_operators_terminal(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from retrieval.feedback import FeedbackStore
+    from retrieval.records import Answer
+
+    store = FeedbackStore(tmp_path / "log.sqlite3")
+    question = "what are your prices\x1b]0;pwned\x07\x1b[2J\x1b[31m RED \u202eevil"
+    store.log(Answer(question=question, answer="no", abstained=True), "api", "198.51.100.7")
+    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    out = io.StringIO()
+    assert app.run(["report", "--db", str(store.path)], stdout=out) == 0
+    printed = out.getvalue()
+    assert "what are your prices" in printed
+    assert not any(ch in printed for ch in "\x1b\x07\u202e")
+    assert "\\x1b[2J" in printed and "\\u202e" in printed  # shown, not obeyed
