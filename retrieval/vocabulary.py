@@ -118,6 +118,7 @@ SPECIFIC = 12.0  # -log English frequency at which a word counts fully ("hip" ~ 
 GENERIC_FLOOR = 0.3  # the weight left to the commonest English words
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z']*")
 _LINK = re.compile(r"\b(?:https?://|www\.)\S*", re.IGNORECASE)
+_MARKUP = re.compile(r"<[A-Za-z/!][^<>]*>")  # an HTML tag: its name and attributes ask nothing
 _MEDIA = re.compile(r"\b(?:videos?|pictures?|photos?|graphics?|images?|links?|click)\b", re.I)
 
 
@@ -192,7 +193,8 @@ def _english() -> SpellChecker:
 def normalise(question: str, lex: Lexicon) -> str:
     """The question with chat-speak expanded and misspelled words corrected to article words.
 
-    Links are dropped first: "https" is no misspelling of "hips". A correction may change one
+    Links and HTML tags are dropped first: "https" is no misspelling of "hips", and
+    "<details open ontoggle=...>" asks nothing about opening. A correction may change one
     letter of a short word, two of a word of eight letters or more.
     """
 
@@ -212,7 +214,7 @@ def normalise(question: str, lex: Lexicon) -> str:
             return token
         return fixed
 
-    return " ".join(_TOKEN.sub(fix, _LINK.sub(" ", question)).split())
+    return " ".join(_TOKEN.sub(fix, _LINK.sub(" ", _MARKUP.sub(" ", question))).split())
 
 
 def without_topic(text: str, lex: Lexicon) -> str:
