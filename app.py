@@ -504,9 +504,8 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     """Everything one server answers: the API and widget, guarded, with the Gradio chat at /."""
     import gradio as gr
     from fastapi.responses import FileResponse, JSONResponse
-    from starlette.middleware.cors import CORSMiddleware
 
-    from retrieval.guard import Guard, OriginPolicy
+    from retrieval.guard import Guard, OriginPolicy, json_cors
 
     app = create_api(assistant, settings, store)
     limiter = app.state.limiter = site_limiter(settings.rate_limit, settings.feedback_rate_limit)
@@ -535,7 +534,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
     # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
     # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
     app.add_middleware(
-        CORSMiddleware,
+        json_cors(),
         allow_origins=list(policy.allowed),
         allow_methods=["GET", "POST"],
         allow_headers=["*"],  # Gradio's client sends its own headers (web component)

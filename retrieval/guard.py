@@ -290,3 +290,28 @@ def timely_http(seconds: float) -> type[asyncio.Protocol]:
                 self.transport.close()
 
     return TimelyH11Protocol
+
+
+def json_cors() -> Any:
+    """Starlette's CORS middleware, whose refused preflights answer like the Guard does.
+
+    Out of the box a preflight from an origin not on the list gets `400 Disallowed CORS
+    origin` as plain text; the API promises a 403 with a JSON `{"error": ...}` body.
+    """
+    from starlette.datastructures import Headers
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.responses import JSONResponse, Response
+
+    class JsonCORSMiddleware(CORSMiddleware):
+        def preflight_response(self, request_headers: Headers) -> Response:
+            response = super().preflight_response(request_headers)
+            if response.status_code != 400:
+                return response
+            origin = request_headers["origin"]
+            if not self.is_allowed_origin(origin=origin):
+                message = f"the origin {origin} may not use this assistant."
+                return JSONResponse({"error": message}, status_code=403)
+            reason = bytes(response.body).decode("utf-8", "replace")
+            return JSONResponse({"error": f"{reason}."}, status_code=400)
+
+    return JsonCORSMiddleware

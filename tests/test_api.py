@@ -124,7 +124,11 @@ def test_origins_cors_and_frame_ancestors(site):
     assert evil.json() == {"error": "the origin https://evil.example may not use this assistant."}
     assert "access-control-allow-origin" not in evil.headers
     preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
-    assert client.options("/api/ask", headers=preflight).status_code == 400
+    refused = client.options("/api/ask", headers=preflight)
+    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+    assert refused.json() == evil.json()  # the same one-line JSON error as the request itself
+    allowed = client.options("/api/ask", headers={**preflight, "Origin": GYM})
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == GYM
     same = client.post(
         "/api/ask",
         json={"question": "what is a hip hinge"},
