@@ -330,7 +330,10 @@ def create_app(
         )
         with gr.Tab("Chat"):
             chatbot = plain_user_chatbot(
-                height=560,
+                height="max(420px, 68vh)",
+                autoscroll=False,  # static/chat.js keeps the question at the top instead
+                show_label=False,  # the tab names it; a floating label covered the reply
+                elem_id="hc-chat",
                 sanitize_html=True,
                 latex_delimiters=[],  # no math: "$$" in an article or a question stays text
                 buttons=["copy", "copy_all"],  # no "share" to Hugging Face
@@ -562,6 +565,7 @@ def create_site(assistant: Assistant, settings: Settings, store: FeedbackStore) 
         mcp_server=False,
         run_history=False,
         pwa=False,
+        js=(STATIC / "chat.js").read_text("utf-8"),
     )
     # Gradio checks the files an event may copy to its cache (only uploads in, nothing from
     # blocked_paths out) only once it thinks it has launched, which mounting never records:

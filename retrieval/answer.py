@@ -62,6 +62,10 @@ MEDICAL_NOTE = (
     "This is general coaching information from the articles, not medical advice: "
     "for pain or an injury, see a doctor or physical therapist."
 )
+MEDICAL_REFUSAL_NOTE = (
+    "The articles give no medical advice: for pain or an injury, see a doctor or physical "
+    "therapist."
+)
 
 
 def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = None) -> None:
@@ -175,11 +179,19 @@ def answer(
         "off_topic": nearest_off_topic,
         "evidence": evidence,
     }
+    pain = bool(_PAIN.search(text))  # refused or not, a question about pain gets the note
     if not scored or evidence < settings.min_evidence or best < settings.min_best:
-        return Answer(question=question, answer=abstention(index), abstained=True, debug=debug)
+        refusal, notice = abstention(index), MEDICAL_REFUSAL_NOTE if pain else None
+        return Answer(
+            question=question,
+            answer=f"{refusal}\n\n{notice}" if notice else refusal,
+            abstained=True,
+            notice=notice,
+            debug=debug,
+        )
     citations = _citations(index, spans)
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    notice = MEDICAL_NOTE if _PAIN.search(text) else None
+    notice = MEDICAL_NOTE if pain else None
     return Answer(
         question=question,
         answer=f"{body}\n\n{notice}" if notice else body,
@@ -232,7 +244,8 @@ def abstention(index: Index) -> str:
             per_doc[chunk.doc_id].append(chunk.heading)
     # Round-robin over articles so every article is represented.
     headings = [h for group in zip_longest(*per_doc) for h in group if h]
-    covered = "; ".join(headings[:6])
+    # Quoted, so headings that end in "?" read as titles, not as broken punctuation.
+    covered = ", ".join(f"“{h.strip()}”" for h in headings[:6])
     return (
         "I couldn't find that in the articles, so I won't guess. "
         f"They cover the hip hinge: {covered}. Try asking about one of those."

@@ -38,6 +38,8 @@ OUT_OF_SCOPE = (
     "nutrition, diet, protein and supplements",
     "losing weight and burning fat",
     "lifting gear: belts, shoes and straps",
+    # Medicine: the articles coach movement, they do not diagnose or treat.
+    "medical conditions and injuries: herniated or slipped discs, sciatica, torn muscles",
 )
 
 _CACHE: weakref.WeakKeyDictionary[Embedder, dict[tuple[str, ...], np.ndarray]] = (

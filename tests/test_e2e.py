@@ -87,6 +87,14 @@ def test_pain_questions_carry_a_not_medical_advice_note(assistant):
     assert "not medical advice" not in assistant.ask("what is a hip hinge").answer
 
 
+def test_an_injury_the_articles_do_not_cover_is_refused_with_the_note(assistant):
+    # No article mentions discs: quoting its lines on back pain would read as advice.
+    result = assistant.ask("does hinging hurt my back if I have a herniated disc?")
+    assert result.abstained and result.citations == []
+    assert "no medical advice" in result.answer and "see a doctor" in result.answer
+    assert result.notice and result.notice in result.answer
+
+
 def test_follow_up_uses_the_conversation(assistant):
     alone = assistant.ask("and my feet?")
     followed = assistant.ask("and my feet?", history=["how much should my knees bend in a hinge"])
