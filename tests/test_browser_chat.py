@@ -6,7 +6,6 @@ from urllib.parse import urlparse
 
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
 
-
 LATEST_QUESTION_IN_VIEW = """(question) => {
   const box = document.querySelector("#hc-chat .bubble-wrap");
   const rows = box.querySelectorAll(".user-row");
