@@ -179,23 +179,15 @@ def answer(
         "off_topic": nearest_off_topic,
         "evidence": evidence,
     }
-    pain = bool(_PAIN.search(text))  # refused or not, a question about pain gets the note
-    if not scored or evidence < settings.min_evidence or best < settings.min_best:
-        refusal, notice = abstention(index), MEDICAL_REFUSAL_NOTE if pain else None
-        return Answer(
-            question=question,
-            answer=f"{refusal}\n\n{notice}" if notice else refusal,
-            abstained=True,
-            notice=notice,
-            debug=debug,
-        )
-    citations = _citations(index, spans)
-    body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    notice = MEDICAL_NOTE if pain else None
+    refused = not scored or evidence < settings.min_evidence or best < settings.min_best
+    citations = [] if refused else _citations(index, spans)
+    body = abstention(index) if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    # Refused or not, a question about pain gets the note.
+    notice = (MEDICAL_REFUSAL_NOTE if refused else MEDICAL_NOTE) if _PAIN.search(text) else None
     return Answer(
         question=question,
         answer=f"{body}\n\n{notice}" if notice else body,
-        abstained=False,
+        abstained=refused,
         citations=citations,
         notice=notice,
         debug=debug,
