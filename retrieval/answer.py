@@ -37,7 +37,7 @@ class AnswerSettings:
     """Knobs of quote selection and abstention (calibrated on the labelled questions)."""
 
     k: int = 3  # citations at most
-    passages: int = 8  # passages whose sentences compete for quotes
+    passages: int = 12  # passages whose sentences compete for quotes
     # Evidence that the articles answer: the best quotable sentence's score, minus off_topic times
     # the question's cosine with the nearest out-of-scope topic, plus topic_bonus when the
     # question names what every article is about ("hinge"). Below min_evidence: abstain.

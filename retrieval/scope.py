@@ -22,6 +22,7 @@ OUT_OF_SCOPE = (
     "gym opening hours and schedule",
     "where the gym is located, its address and parking",
     "the gym's personal trainers and coaches",
+    "who a coach or staff member is: their name, bio and background",
     "gym reviews, ratings and testimonials",
     "group fitness classes and how to book them",
     # Training topics next to the hinge that the articles do not teach.
@@ -33,6 +34,8 @@ OUT_OF_SCOPE = (
     "sets, reps, rest periods and training frequency",
     "strength standards and how much weight to lift",
     "mobility drills and stretching routines",
+    "other lower-body exercises: hip thrusts, glute bridges, lunges and leg presses",
+    "yoga and pilates",
     "warm-up routines",
     "running, cycling and cardio",
     "nutrition, diet, protein and supplements",

@@ -140,6 +140,19 @@ def test_quality_does_not_regress(report):
     assert ours.junk == 0.0
 
 
+def test_quality_holds_on_the_held_out_set(assistant):
+    """The second, separately written set: tuning on the first must not only fit the first."""
+    ours = evaluate(
+        assistant.index, assistant.embedder, load_questions(HELD_OUT), baselines=[]
+    ).systems[0]
+    assert ours.hit3 >= 0.92
+    assert ours.mrr >= 0.83
+    assert ours.chars <= 300
+    assert ours.abstention >= 0.90
+    assert ours.false_abstention <= 0.03
+    assert ours.followup_hit3 >= 0.83
+
+
 def test_ours_beats_every_baseline_where_a_reader_feels_it(report):
     ours, *baselines = report.systems
     assert [b.name.split(",")[0] for b in baselines] == [
