@@ -58,6 +58,14 @@ _PAIN = re.compile(
     r"herniat\w*|numb\w*|tingl\w*|sprain\w*|strain(?:ed)?|pulled|tweak\w*)\b",
     re.IGNORECASE,
 )
+# Diagnoses and injuries. When a question names one that the articles never mention, no quote
+# about the hinge in general answers it ("I have sciatica, can I deadlift?"): it is refused.
+_CONDITION = re.compile(
+    r"\b(?:sciatica|herniat\w*|bulging|discs?|disks?|arthritis|osteo\w*|scoliosis|"
+    r"stenosis|spondyl\w*|tendinitis|tendonitis|bursitis|fractur\w*|surgery|surgeries|"
+    r"torn|tears?|ruptur\w*|hernias?|diastasis|prolapse|labral|meniscus|acl|mcl)\b",
+    re.IGNORECASE,
+)
 MEDICAL_NOTE = (
     "This is general coaching information from the articles, not medical advice: "
     "for pain or an injury, see a doctor or physical therapist."
@@ -179,11 +187,19 @@ def answer(
         "off_topic": nearest_off_topic,
         "evidence": evidence,
     }
-    refused = not scored or evidence < settings.min_evidence or best < settings.min_best
+    unmentioned = _unmentioned_condition(text, lex)
+    debug["unmentioned_condition"] = unmentioned
+    refused = (
+        not scored
+        or evidence < settings.min_evidence
+        or best < settings.min_best
+        or bool(unmentioned)
+    )
     citations = [] if refused else _citations(index, spans)
     body = abstention(index) if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    # Refused or not, a question about pain gets the note.
-    notice = (MEDICAL_REFUSAL_NOTE if refused else MEDICAL_NOTE) if _PAIN.search(text) else None
+    # Refused or not, a question about pain, an injury or a diagnosis gets the note.
+    medical = bool(_PAIN.search(text) or _CONDITION.search(text))
+    notice = (MEDICAL_REFUSAL_NOTE if refused else MEDICAL_NOTE) if medical else None
     return Answer(
         question=question,
         answer=f"{body}\n\n{notice}" if notice else body,
@@ -192,6 +208,14 @@ def answer(
         notice=notice,
         debug=debug,
     )
+
+
+def _unmentioned_condition(question: str, lex: Lexicon) -> str:
+    """The first diagnosis or injury the question names that no article mentions, else ""."""
+    for match in _CONDITION.finditer(question):
+        if match.group(0).lower() not in lex.vocabulary:
+            return match.group(0)
+    return ""
 
 
 def _citations(index: Index, spans: list[Span]) -> list[Citation]:

@@ -95,6 +95,20 @@ def test_an_injury_the_articles_do_not_cover_is_refused_with_the_note(assistant)
     assert result.notice and result.notice in result.answer
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i have sciatica can i deadlift",  # "deadlift" alone would find quotes
+        "can i hinge after knee surgery",
+        "i have diastasis recti, is hinging ok?",
+    ],
+)
+def test_a_named_diagnosis_the_articles_never_mention_is_refused(assistant, question):
+    result = assistant.ask(question)
+    assert result.abstained and result.citations == []
+    assert result.notice and "see a doctor" in result.answer
+
+
 def test_follow_up_uses_the_conversation(assistant):
     alone = assistant.ask("and my feet?")
     followed = assistant.ask("and my feet?", history=["how much should my knees bend in a hinge"])
