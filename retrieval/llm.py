@@ -142,6 +142,7 @@ class ChatModel:
         import openai
 
         started = time.monotonic()
+        received = False
         try:
             stream: Any = self._client.chat.completions.create(
                 model=self.config.model,
@@ -158,8 +159,13 @@ class ChatModel:
                         delta = getattr(choice, "delta", None)
                         text = getattr(delta, "content", None)
                         if isinstance(text, str) and text:
+                            received = True
                             yield text
         except openai.APITimeoutError as exc:
+            if received:  # it began, then went silent: its half answer is not shown
+                raise LLMError(
+                    f"the language model stopped mid-answer (silent for {self.config.timeout:g}s)."
+                ) from exc
             raise LLMError(
                 f"the language model did not answer within {self.config.timeout:g}s."
             ) from exc
@@ -168,9 +174,8 @@ class ChatModel:
         except openai.APIConnectionError as exc:
             raise LLMError("the language model endpoint could not be reached.") from exc
         except (openai.OpenAIError, json.JSONDecodeError, ValueError, TypeError) as exc:
-            raise LLMError(
-                f"the language model sent a malformed reply ({type(exc).__name__})."
-            ) from exc
+            # The visitor reads this; the exception's class is for the log.
+            raise LLMError("the language model sent a malformed reply.") from exc
 
     def close(self) -> None:
         self._client.close()

@@ -10,6 +10,7 @@ answer is returned with a short notice instead.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from retrieval.search import search
 from retrieval.text import sentence_spans
 from retrieval.verify import Support, VerifierSettings, check, passage_evidence
 
+_log = logging.getLogger("hingecoach.llm")
 FLAG, DROP = "flag", "drop"
 FALLBACK_NOTICE = "Showing the quoted passages instead of a written answer: {reason}."
 
@@ -269,6 +271,8 @@ def write_answer(
                     compose(question, checked, index, prompt.passages, extractive, settings)
                 )
     except LLMError as exc:
+        # The operator's log gets the cause the visitor's notice leaves out.
+        _log.warning("written answer fell back: %s (cause: %r)", exc, exc.__cause__)
         yield fall_back(extractive, str(exc))
         return
     checked = [checker(c) for c in split_reply(reply)]
@@ -276,11 +280,16 @@ def write_answer(
     if not checked:
         yield fall_back(extractive, "the language model's reply was empty")
     elif supported == 0 or supported / len(checked) < settings.min_supported:
-        yield fall_back(
-            extractive,
-            f"only {supported} of its {len(checked)} sentences are backed by the articles",
-        )
+        yield fall_back(extractive, _backed(supported, len(checked)))
     else:
         final = compose(question, checked, index, prompt.passages, extractive, settings)
         final.debug.update(prompt_tokens=prompt.tokens, passages=len(prompt.passages), reply=reply)
         yield final
+
+
+def _backed(supported: int, total: int) -> str:
+    """Why a written answer was set aside: how few of its sentences the articles back."""
+    if supported == 0:
+        return f"none of its {total} sentences is backed by the articles"
+    verb = "is" if supported == 1 else "are"
+    return f"only {supported} of its {total} sentences {verb} backed by the articles"
