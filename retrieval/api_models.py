@@ -42,6 +42,7 @@ class SentenceOut(BaseModel):
     text: str
     citations: list[int]
     supported: bool = Field(description="The cited passages say this (checked).")
+    reason: str | None = Field(None, description="Why the articles don't back it (unsupported).")
 
 
 class AnswerOut(BaseModel):

@@ -78,7 +78,10 @@ class AnswerSentence:
     reason: str = ""  # why not, when unsupported
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": list(self.citations), "supported": self.supported}
+        record = {"text": self.text, "citations": list(self.citations), "supported": self.supported}
+        if not self.supported:
+            record["reason"] = self.reason  # the answer's reader sees it struck through; say why
+        return record
 
 
 @dataclass

@@ -186,6 +186,8 @@ def test_cli_ask_json_in_llm_mode_keeps_the_contract(llm_server, real_index_dir)
     record = json.loads(out.getvalue())
     assert code == 0 and record["mode"] == "llm"
     assert [s["supported"] for s in record["sentences"]] == [True, True, False]
+    # The struck-through sentence says why; supported ones carry no reason.
+    assert record["sentences"][2]["reason"] and "reason" not in record["sentences"][0]
     for citation in record["citations"]:
         assert (
             source_text(citation["source"])[citation["start"] : citation["end"]]
