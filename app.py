@@ -437,14 +437,18 @@ def create_api(assistant: Assistant, settings: Settings, store: FeedbackStore) -
         return JSONResponse({"id": body.id, "rating": body.rating})
 
     def health() -> JSONResponse:
-        """The server is up and its index loaded."""
+        """The server is up and its index loaded, and whether a language model writes answers."""
         index = assistant.index
+        llm = assistant.llm
         return JSONResponse(
             {
                 "status": "ok",
                 "articles": len(index.documents),
                 "passages": len(index.chunks),
                 "model": assistant.embedder.model_id,
+                # "llm": written, checked answers (quotes when the model fails); else quotes.
+                "answers": "llm" if llm else "extractive",
+                "llm_model": llm.config.model if llm else None,
             }
         )
 

@@ -102,6 +102,7 @@ def test_health_and_openapi(site):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["articles"] == 2 and health["passages"] > 2
     assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert health["answers"] == "extractive" and health["llm_model"] is None
     schema = client.get("/openapi.json").json()
     ask = schema["paths"]["/api/ask"]["post"]
     assert set(schema["paths"]) == {"/api/ask", "/api/cue", "/api/feedback", "/api/health"}

@@ -12,9 +12,11 @@ import json
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
 import app
 from retrieval.errors import LLMError
+from retrieval.feedback import FeedbackStore
 from retrieval.llm import ChatModel, LLMConfig
 from retrieval.records import Answer
 from retrieval.render import format_markdown
@@ -228,3 +230,16 @@ def test_llm_settings_come_from_env_and_bad_ones_are_one_line_errors():
     ]:
         with pytest.raises(app.HingeCoachError, match=message):
             app.check_llm_settings(app.Settings(**bad))
+
+
+def test_health_says_a_language_model_writes_the_answers(
+    llm_server, real_index_dir, real_embedder, tmp_path
+):
+    assistant = Assistant(
+        real_index_dir, real_embedder, llm=ChatModel(LLMConfig(llm_server.base_url, "good"))
+    )
+    settings = app.Settings.from_env({})
+    site = app.create_site(assistant, settings, FeedbackStore(tmp_path / "fb.db"))
+    health = TestClient(site).get("/api/health").json()
+    assert health["answers"] == "llm" and health["llm_model"] == "good"
+    assert llm_server.base_url not in json.dumps(health)  # the endpoint stays private
