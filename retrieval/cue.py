@@ -88,8 +88,10 @@ class CueMatch:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "title": self.title,
             "source": self.source,
+            "heading": self.heading,
             "quote": self.quote,
             "start": self.start,
             "end": self.end,

@@ -35,3 +35,22 @@ def test_cue_check_tab_shows_verdict_stance_and_catalogue(real_index_dir):
         result.get_by_text("Rather than folding forward").first.wait_for(timeout=60_000)
         assert "discouraged" in result.inner_text()
         page.screenshot(path=str(ARTIFACTS / "cue-check-catalogue.png"), full_page=True)
+
+
+def test_a_cue_no_article_says_shows_nearby_passages_without_a_stance(real_index_dir):
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="Cue check").click()
+        box = page.get_by_label("Cue", exact=True)
+        box.wait_for(timeout=60_000)
+        box.fill("proud chest")
+        box.press("Enter")
+        result = page.locator("#cue-result")
+        result.get_by_text("Not found: no article says this").wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "cue-check-not-found.png"), full_page=True)
+        text = result.inner_text()
+        assert "related: near the cue, not the cue itself" in text
+        assert "discouraged" not in text and "endorsed" not in text

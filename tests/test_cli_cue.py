@@ -11,7 +11,7 @@ import app
 from tests.conftest import source_text
 from tests.test_cli import cli
 
-MATCH_KEYS = {"title", "source", "quote", "start", "end", "score", "stance"}
+MATCH_KEYS = {"kind", "title", "source", "heading", "quote", "start", "end", "score", "stance"}
 
 
 def run(argv, stdin=""):
@@ -26,6 +26,10 @@ def check_contract(record):
     for match in record["matches"]:
         assert set(match) == MATCH_KEYS
         assert match["stance"] in ("endorsed", "discouraged", "neutral")
+        assert match["kind"] in ("found", "close", "related")
+        # a found cue leads with a match in the cue's words; not_found lists only the nearest
+        if record["verdict"] == "not_found":
+            assert match["kind"] == "related"
         assert isinstance(match["score"], float)
         assert source_text(match["source"])[match["start"] : match["end"]] == match["quote"]
 
@@ -37,7 +41,7 @@ def test_cue_json_follows_the_contract(real_index_dir):
     record = json.loads(out)
     assert code == 0
     check_contract(record)
-    assert record["verdict"] == "found"
+    assert record["verdict"] == "found" and record["matches"][0]["kind"] == "found"
     assert record["matches"][0]["stance"] == "discouraged"
     assert "chest towards thighs" in record["matches"][0]["quote"]
 
@@ -49,6 +53,16 @@ def test_cue_text_shows_verdict_matches_and_differences(real_index_dir):
     assert "[1] found, endorsed: Knees remain soft" in out
     assert "corpus/5-tips-for-your-hip-hinge.txt:" in out
     assert "! The articles' instructions on the knees differ" in out
+
+
+def test_a_cue_no_article_says_lists_nearby_passages_without_a_stance(real_index_dir):
+    # "bring our chest down" is discouraged by its article; shown as the cue's stance it would
+    # read as if the articles warned against a proud chest.
+    code, out = run(["cue", "proud chest", "--index", str(real_index_dir)])
+    assert code == 0 and out.startswith("proud chest: Not found")
+    matches = [line for line in out.splitlines() if line.startswith("[")]
+    assert matches and all("related: near the cue, not the cue itself:" in m for m in matches)
+    assert "discouraged" not in out and "endorsed" not in out
 
 
 def test_cue_batch_mode_checks_every_line_in_order(real_index_dir):

@@ -30,7 +30,7 @@ Too much weight on your toes can turn this into a squat. Don't let your hips sho
 The barbell is a tool that many people find intimidating at first.
 """
 
-MATCH_KEYS = {"title", "source", "quote", "start", "end", "score", "stance"}
+MATCH_KEYS = {"kind", "title", "source", "heading", "quote", "start", "end", "score", "stance"}
 
 
 @pytest.fixture(scope="module")
