@@ -28,6 +28,7 @@ Rather than yanking the bar off the floor, take the slack out of the bar first.
 
 Too much weight on your toes can turn this into a squat. Don't let your hips shoot up first.
 The barbell is a tool that many people find intimidating at first.
+If you struggle with tight hamstrings, elevate the bar on blocks.
 """
 
 MATCH_KEYS = {"kind", "title", "source", "heading", "quote", "start", "end", "score", "stance"}
@@ -61,6 +62,7 @@ def test_catalogue_finds_a_new_articles_cues_by_body_part(book):
         assert listed[cue].stance == stance
         assert topic is None or listed[cue].topic == topic
     assert not any("intimidating" in c for c in listed)  # a remark, not a cue
+    assert not any(c.startswith("If you struggle") for c in listed)  # the reader's situation
     for c in listed.values():
         assert verbatim(book, c.source, c.start, c.end) == c.cue
     assert catalogue.to_json()["count"] == len(listed)
