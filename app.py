@@ -485,8 +485,15 @@ def _add_pages(
     app: FastAPI, settings: Settings, request_type: Any, response: Any, page: Any
 ) -> None:
     """The embeddable chat (/embed), the widget script (/widget.js) and the demo gym page."""
+    from retrieval.guard import OriginPolicy
+
     pages = Pages.load(
-        STATIC, settings.gym_name, settings.accent, settings.welcome, settings.examples
+        STATIC,
+        settings.gym_name,
+        settings.accent,
+        settings.welcome,
+        settings.examples,
+        OriginPolicy(settings.allowed_origins).allowed,
     )
     cache = {"Cache-Control": "public, max-age=300"}
 

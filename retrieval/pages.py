@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +41,24 @@ class Pages:
 
     @classmethod
     def load(
-        cls, static: Path, gym_name: str, accent: str, welcome: str, examples: list[str]
+        cls,
+        static: Path,
+        gym_name: str,
+        accent: str,
+        welcome: str,
+        examples: list[str],
+        origins: Sequence[str] = (),
     ) -> Pages:
-        """Read the templates from `static` and brand the widget script."""
+        """Read the templates from `static` and brand the widget script.
+
+        `origins` are the sites allowed to frame the chat: the widget tells a page that is
+        not one of them so, instead of opening a frame the browser will block.
+        """
 
         def read(name: str) -> str:
             return (static / name).read_text(encoding="utf-8")
 
-        brand = {"name": gym_name, "accent": accent}
+        brand = {"name": gym_name, "accent": accent, "origins": list(origins)}
         return cls(
             embed_html=read("embed.html"),
             widget_js=read("widget.js").replace(

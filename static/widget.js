@@ -10,7 +10,8 @@
  *   data-accent    button and header colour, "#rgb" or "#rrggbb" (default: the server's)
  *   data-label     the button's accessible name (default: "Ask <gym name>")
  *   data-open      "true" to open the panel when the page loads
- * The server only lets pages on its allowlist show the chat (CSP frame-ancestors).
+ * The server only lets pages on its allowlist show the chat (CSP frame-ancestors). On a page
+ * that is not on it, the panel says so instead of showing a blank, blocked frame.
  */
 (function () {
   "use strict";
@@ -26,6 +27,9 @@
   var left = data.position === "bottom-left";
   var name = DEFAULTS.name || "Hinge Coach";
   var label = data.label || "Ask " + name;
+  // The server's own pages and its allowlist may frame the chat (the CSP says the same).
+  var origins = DEFAULTS.origins || [location.origin];
+  var allowed = location.origin === base.origin || origins.indexOf(location.origin) >= 0;
 
   var CSS =
     ":host{all:initial}" +
@@ -41,6 +45,9 @@
     "box-shadow:0 12px 40px rgba(0,0,0,.3);display:none}" +
     ".hc-panel.open{display:block}" +
     ".hc-panel iframe{border:0;width:100%;height:100%;display:block}" +
+    ".hc-panel.hc-short{height:auto}" +
+    ".hc-off{font:15px/1.5 system-ui,sans-serif;color:#1f2933;padding:28px 22px}" +
+    ".hc-off strong{display:block;font-size:17px;margin-bottom:6px}" +
     "@media (max-width:480px){.hc-panel{left:0;right:0;bottom:0;top:0;width:100vw;" +
     "height:100vh;border-radius:0}.hc-panel.open~.hc-button{bottom:auto;top:10px;" +
     "width:40px;height:40px}}";
@@ -82,8 +89,31 @@
     root.appendChild(panel);
     root.appendChild(button);
 
+    function refusal() {
+      // Text only: nothing from the page or the server is parsed as HTML.
+      var box = document.createElement("div");
+      box.className = "hc-off";
+      box.setAttribute("role", "status");
+      var title = document.createElement("strong");
+      title.textContent = "This chat isn't available on this website.";
+      var body = document.createElement("span");
+      body.textContent = "You can ask " + name + " on its own site.";
+      box.appendChild(title);
+      box.appendChild(body);
+      if (window.console) {
+        console.warn(
+          "Hinge Coach: " + location.origin + " is not on the coach server's allowed origins " +
+            "(HINGECOACH_ALLOWED_ORIGINS), so the chat is not shown here."
+        );
+      }
+      return box;
+    }
+
     function toggle(open) {
-      if (open && !panel.firstChild) {
+      if (open && !panel.firstChild && !allowed) {
+        panel.classList.add("hc-short");
+        panel.appendChild(refusal());
+      } else if (open && !panel.firstChild) {
         // The chat loads on first open only, so the gym's page pays nothing until then.
         var frame = document.createElement("iframe");
         frame.title = name + " chat";

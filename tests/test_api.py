@@ -194,7 +194,9 @@ def test_widget_script_carries_the_branding(site):
     client, _ = site
     script = client.get("/widget.js")
     assert script.status_code == 200
-    assert '{"name": "Iron <Oak> Barbell", "accent": "#c2410c"}' in script.text
+    assert (
+        '{"name": "Iron <Oak> Barbell", "accent": "#c2410c", "origins": ["' + GYM + '"]}'
+    ) in script.text  # the widget tells pages not on the list, instead of a blocked frame
     assert "/*CONFIG*/" not in script.text
 
 

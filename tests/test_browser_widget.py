@@ -88,9 +88,17 @@ def test_page_on_another_origin_is_refused(coach):
         # Same page, same port, but 127.0.0.1 is not the allowlisted origin (localhost).
         page.goto(f"http://127.0.0.1:{gym_port}/demo-gym.html", wait_until="load")
         page.get_by_role("button", name=f"Ask {GYM_NAME}").click()
-        page.wait_for_function(
-            "() => [...document.querySelector('#hinge-coach-widget').shadowRoot"
-            ".querySelectorAll('iframe')].length === 1"
+        # The panel says the chat is not offered here, instead of a blank, blocked frame.
+        notice = page.locator("#hinge-coach-widget").get_by_role("status")
+        notice.wait_for(timeout=10_000)
+        assert "isn't available on this website" in notice.inner_text()
+        assert not [f for f in page.frames if f is not page.main_frame]  # no frame at all
+        assert any("HINGECOACH_ALLOWED_ORIGINS" in line for line in console), console
+        # A page that frames /embed itself is still blocked by the browser (the CSP).
+        page.evaluate(
+            """(url) => { const f = document.createElement("iframe");
+                          f.src = url + "/embed"; document.body.appendChild(f); }""",
+            url,
         )
         page.wait_for_timeout(1500)
         frames = [f for f in page.frames if f is not page.main_frame]
