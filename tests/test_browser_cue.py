@@ -5,20 +5,27 @@ from __future__ import annotations
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
 
 
+def check_cue(page, url: str, cue: str, verdict: str, screenshot: str):
+    """Type a cue in the Cue check tab; the result once its verdict shows, screenshotted."""
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="Cue check").click()
+    box = page.get_by_label("Cue", exact=True)
+    box.wait_for(timeout=60_000)
+    box.fill(cue)
+    box.press("Enter")
+    result = page.locator("#cue-result")
+    result.get_by_text(verdict).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    return result
+
+
 def test_cue_check_tab_shows_verdict_stance_and_catalogue(real_index_dir):
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
-        page.goto(url, wait_until="load")
-        page.get_by_role("tab", name="Cue check").click()
-        box = page.get_by_label("Cue", exact=True)
-        box.wait_for(timeout=60_000)
-        box.fill("soft knees")
-        box.press("Enter")
-        result = page.locator("#cue-result")
-        result.get_by_text("Found: an article uses this wording.").wait_for(timeout=60_000)
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTIFACTS / "cue-check.png"), full_page=True)
+        found = "Found: an article uses this wording."
+        result = check_cue(page, url, "soft knees", found, "cue-check.png")
         text = result.inner_text()
         assert "Knees remain soft" in text and "endorsed" in text
         assert "instructions on the knees differ" in text
@@ -41,16 +48,8 @@ def test_a_cue_no_article_says_shows_nearby_passages_without_a_stance(real_index
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
-        page.goto(url, wait_until="load")
-        page.get_by_role("tab", name="Cue check").click()
-        box = page.get_by_label("Cue", exact=True)
-        box.wait_for(timeout=60_000)
-        box.fill("proud chest")
-        box.press("Enter")
-        result = page.locator("#cue-result")
-        result.get_by_text("Not found: no article says this").wait_for(timeout=60_000)
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTIFACTS / "cue-check-not-found.png"), full_page=True)
+        verdict = "Not found: no article says this"
+        result = check_cue(page, url, "proud chest", verdict, "cue-check-not-found.png")
         text = result.inner_text()
         assert "related: near the cue, not the cue itself" in text
         assert "discouraged" not in text and "endorsed" not in text
