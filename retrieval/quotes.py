@@ -9,6 +9,7 @@ a pointer to a video, or a bracketed aside answers nothing by itself).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from retrieval.vocabulary import Lexicon
 FRAGMENT_CHARS = 40  # "Why?", "A few tips:": quoted with the next sentence, even across a break
 SHORT_QUOTE_CHARS = 60  # shorter quotes take the next sentence of their paragraph
 MAX_MERGED_CHARS = 260  # two neighbouring sentences become one quote only up to this length
+_LIST_MARKER = re.compile(r"(?:\d{1,2}[.)]|[-*•–])")
 
 
 @dataclass(frozen=True)
@@ -184,19 +186,27 @@ def extent(index: Index, sentence_id: int) -> tuple[int, int]:
         fragment = len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith((":", "?"))
         if length >= SHORT_QUOTE_CHARS and not fragment:
             return first, last
-        newlines = 2 if fragment and len(sentence.text) < FRAGMENT_CHARS else 0
+        # "Why?" and a lead-in ("Here are three coaching cues...:") are answered by what
+        # follows, even on the next line; other short sentences join within their paragraph.
+        lead_in = fragment and (len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith(":"))
+        newlines = 2 if lead_in else 0
         if not _joinable(index, last, last + 1, newlines):
             return first, last
         last += 1
 
 
 def _joinable(index: Index, a: int, b: int, newlines: int) -> bool:
-    """Sentence b follows a in the same passage with only whitespace (and few breaks) between."""
+    """Sentence b follows a in the same passage with only whitespace (and few breaks) between.
+
+    Where line breaks are allowed, so is a list marker: "...coaching cues:" then "1. Start...".
+    """
     if b >= len(index.sentences) or index.sentences[a].chunk_id != index.sentences[b].chunk_id:
         return False
     doc_id = index.chunks[index.sentences[a].chunk_id].doc_id
     gap = index.quote(doc_id, index.sentences[a].end, index.sentences[b].start)
-    return not gap.strip() and gap.count("\n") <= newlines
+    between = gap.strip()
+    marker = newlines > 0 and "\n" in gap and bool(_LIST_MARKER.fullmatch(between))
+    return (not between or marker) and gap.count("\n") <= newlines
 
 
 def other_article(
