@@ -25,9 +25,11 @@ MIN_WORDS = 2
 MAX_WORDS = 16  # longer units are explanations, not cues
 TOPIC_MIN_COSINE = 0.35  # a cue without body-part words joins a topic this near, if any
 _END_MARKS = " .!;:,)(:"  # a cue is listed without its sentence's closing marks
-_FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "my", "me"})
-# "If you struggle with glute clenching..." names the reader's situation, not what to do.
-_CONDITIONAL = frozenset({"if", "unless", "whether", "when", "whenever"})
+# First words of a unit that is no cue: the author's own story ("I love starting with..."), or
+# the reader's situation ("If you struggle with glute clenching..."), not what to do.
+_NOT_A_CUE = frozenset({"i", "i'm", "i've", "i'd", "my", "me"}) | frozenset(
+    {"if", "unless", "whether", "when", "whenever"}
+)
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,7 @@ def _cue_stance(book: CueBook, i: int) -> Stance | None:
     """The unit's stance when it reads as a cue (an instruction or a warning), else None."""
     unit = book.units[i]
     tokens = book.tokens[i]
-    if not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[0].word in _FIRST_PERSON:
-        return None
-    if tokens[0].word in _CONDITIONAL:
+    if not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[0].word in _NOT_A_CUE:
         return None
     sentence, start = unit_sentence(book, unit)
     if sentence.rstrip().endswith(("?", ":")) or _followed_by(unit, sentence, start, "?:"):

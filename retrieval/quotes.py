@@ -188,7 +188,7 @@ def extent(index: Index, sentence_id: int) -> tuple[int, int]:
             return first, last
         # "Why?" and a lead-in ("Here are three coaching cues...:") are answered by what
         # follows, even on the next line; other short sentences join within their paragraph.
-        lead_in = fragment and (len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith(":"))
+        lead_in = len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith(":")
         newlines = 2 if lead_in else 0
         if not _joinable(index, last, last + 1, newlines):
             return first, last
