@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
+
+
+@pytest.fixture(scope="module")
+def url(real_index_dir):
+    """One server for the module's tests; each opens its own page."""
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_server("--index", str(real_index_dir)) as address:
+        yield address
 
 
 def check_cue(page, url: str, cue: str, verdict: str, screenshot: str):
@@ -20,10 +31,8 @@ def check_cue(page, url: str, cue: str, verdict: str, screenshot: str):
     return result
 
 
-def test_cue_check_tab_shows_verdict_stance_and_catalogue(real_index_dir):
-    require_chromium()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
+def test_cue_check_tab_shows_verdict_stance_and_catalogue(url):
+    with browser_page() as page:
         found = "Found: an article uses this wording."
         result = check_cue(page, url, "soft knees", found, "cue-check.png")
         text = result.inner_text()
@@ -44,10 +53,8 @@ def test_cue_check_tab_shows_verdict_stance_and_catalogue(real_index_dir):
         page.screenshot(path=str(ARTIFACTS / "cue-check-catalogue.png"), full_page=True)
 
 
-def test_a_cue_no_article_says_shows_nearby_passages_without_a_stance(real_index_dir):
-    require_chromium()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_server("--index", str(real_index_dir)) as url, browser_page() as page:
+def test_a_cue_no_article_says_shows_nearby_passages_without_a_stance(url):
+    with browser_page() as page:
         verdict = "Not found: no article says this"
         result = check_cue(page, url, "proud chest", verdict, "cue-check-not-found.png")
         text = result.inner_text()
