@@ -17,14 +17,14 @@ from pathlib import Path
 
 def main() -> None:
     import app
-    from tests.test_e2e import ANSWERABLE, UNANSWERABLE
+    from retrieval.evaluation import sample_questions
 
     settings = app.Settings.from_env()
     with tempfile.TemporaryDirectory() as tmp:
         settings.index = Path(tmp) / "index"
         app.run_ingest(settings, progress=False)
         assistant = app.open_assistant(settings)
-        for question in [q for q, _ in ANSWERABLE] + UNANSWERABLE:
+        for question in sample_questions():
             result = assistant.ask(question)
             record = {
                 "question": question,

@@ -19,12 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.cue import CueCheck, CueSettings, check_cue  # noqa: E402
-from retrieval.cue_eval import CueLabel, evaluate, load_labels  # noqa: E402
-from retrieval.service import Assistant  # noqa: E402
-from retrieval.units import CueBook  # noqa: E402
+from retrieval.assistant import Assistant  # noqa: E402
+from retrieval.cues.check import CueCheck, CueSettings, check_cue  # noqa: E402
+from retrieval.cues.units import CueBook  # noqa: E402
+from retrieval.evaluation import CUES  # noqa: E402
+from retrieval.evaluation.cues import CueLabel, evaluate_cues, load_labels  # noqa: E402
 
-LABELS = ROOT / "tests" / "data" / "cues.json"
+LABELS = CUES
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def report_lines(assistant: Assistant, with_sweep: bool = False) -> list[str]:
     """The figures: accuracy per verdict and stance, the misses, and optionally the sweep."""
     labels = load_labels(LABELS)
     began = time.perf_counter()
-    report = evaluate(labels, assistant.check_cue)
+    report = evaluate_cues(labels, assistant.check_cue)
     seconds = time.perf_counter() - began
     lines = [f"{len(labels)} labelled cues, {seconds / len(labels) * 1000:.0f} ms per cue"]
     lines += report.lines()
@@ -66,7 +67,7 @@ def sweep(assistant: Assistant, labels: list[CueLabel]) -> list[str]:
     lines = ["", "close_cosine close_cosine_two   found  close  not_found  overall"]
     for one, two in itertools.product((0.40, 0.45, 0.50, 0.55, 0.60), (0.30, 0.35, 0.40, 0.45)):
         settings = replace(base, close_cosine=one, close_cosine_two=two)
-        report = evaluate(
+        report = evaluate_cues(
             labels, partial(_check, book=book, assistant=assistant, settings=settings)
         )
         v = report.verdicts

@@ -231,7 +231,7 @@ async def drive(url: str, clients: int, seconds: float) -> tuple[Tally, Tally]:
 
 
 def count_rows(db: Path) -> tuple[Counter[str], int]:
-    from retrieval.feedback import FeedbackStore
+    from web.feedback import FeedbackStore
 
     store = FeedbackStore(db, create=False)
     logged = Counter(q.channel for q in store.questions())

@@ -48,10 +48,10 @@ BARE = (
 
 
 def questions() -> list[str]:
-    """The end-to-end test questions: the ones answer quality is checked on."""
-    from tests.test_e2e import ANSWERABLE, UNANSWERABLE
+    """Questions from the labelled set: the ones answer quality is checked on."""
+    from retrieval.evaluation import sample_questions
 
-    return [q for q, _ in ANSWERABLE] + UNANSWERABLE
+    return sample_questions(21)
 
 
 def env() -> dict[str, str]:
@@ -243,8 +243,8 @@ def bare_st(threads: int) -> Any:
 
 
 def assistants(corpora: list[Corpus], cache_size: int = 0) -> dict[str, Any]:
+    from retrieval.assistant import Assistant
     from retrieval.embedder import OnnxEmbedder, ensure_onnx_model
-    from retrieval.service import Assistant
 
     embedder = OnnxEmbedder(ensure_onnx_model(), threads=1, cache_size=cache_size)
     return {c.name: Assistant(c.index, embedder) for c in corpora}

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.index import Index  # noqa: E402
-from retrieval.verify import Evidence, VerifierSettings, check, sentence_evidence  # noqa: E402
+from retrieval.written.verify import Evidence, VerifierSettings, check, sentence_evidence  # noqa: E402
 
 PAIRS = ROOT / "bench" / "support_pairs.jsonl"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -18,12 +17,12 @@ from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, 
 from retrieval.records import Answer, Citation
 from retrieval.scope import OUT_OF_SCOPE, off_topic, topic_vectors
 from retrieval.search import Hit, search
-from retrieval.text import stems
+from retrieval.text import clean_input, stems
 from retrieval.vocabulary import (
     Lexicon,
     as_reader,
     lexicon,
-    normalise,
+    normalise_question,
     query_terms,
     specificity,
     without_topic,
@@ -79,23 +78,24 @@ MEDICAL_REFUSAL_NOTE = (
 def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = None) -> None:
     """Build what answering reuses (word statistics, dictionary, topic vectors) ahead of time."""
     settings = settings or AnswerSettings()
-    normalise("warm up", lexicon(index))
+    normalise_question("warm up", lexicon(index))
     specificity("warm")
     topic_vectors(embedder, settings.out_of_scope)
 
 
 def clean_question(question: str) -> str:
     """The question with control characters removed and whitespace folded; errors when unusable."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
-    text = " ".join(text.split())
-    if not text:
-        raise BadQuestionError("the question is empty; type a question about the hip hinge.")
-    if len(text) > MAX_QUESTION_CHARS:
+    try:
+        return clean_input(question, MAX_QUESTION_CHARS)
+    except ValueError as exc:
+        if str(exc) == "empty":
+            raise BadQuestionError(
+                "the question is empty; type a question about the hip hinge."
+            ) from None
         raise BadQuestionError(
-            f"the question is too long ({len(text):,} characters; the limit is "
-            f"{MAX_QUESTION_CHARS:,}); ask it in a sentence or two."
-        )
-    return text
+            f"the question is too long ({len(' '.join(question.split())):,} characters; the "
+            f"limit is {MAX_QUESTION_CHARS:,}); ask it in a sentence or two."
+        ) from None
 
 
 def clean_history(history: Sequence[str] | None) -> list[str]:
@@ -165,8 +165,8 @@ def answer(
     settings = settings or AnswerSettings()
     text = clean_question(question)
     lex = lexicon(index)
-    earlier = [normalise(h, lex) for h in clean_history(history)]
-    resolved = resolve(normalise(text, lex), earlier)
+    earlier = [normalise_question(h, lex) for h in clean_history(history)]
+    resolved = resolve(normalise_question(text, lex), earlier)
     query = _query(resolved, index, lex, embedder, settings)
     hits, scored, spans = _rank(index, lex, query, resolved.text, settings)
     own = query.own_vector if query.own_vector is not None else query.vector

@@ -7,12 +7,13 @@ the exit status says whether any failed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.errors import HingeCoachError
 
 if TYPE_CHECKING:
-    from retrieval.service import Assistant
+    from retrieval.assistant import Assistant
 
 
 def json_line(record: dict[str, Any]) -> str:
@@ -38,36 +39,36 @@ def parse_line(line: str) -> tuple[str, list[str]]:
     return data["question"], history
 
 
-def ask_stream(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> int:
-    """Batch mode: one question (or JSON object) per input line, one JSON object per output line."""
+def run_lines(
+    lines: TextIO, out: TextIO, handle: Callable[[str], dict[str, Any]], field: str
+) -> int:
+    """Batch mode: one input per line, one JSON object per output line; a line that fails
+    gets {field: line, "error": ...} and the exit status 1, and the rest still run."""
     failures = 0
     for raw in lines:
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
         try:
-            question, history = parse_line(line)
-            record = assistant.ask(question, history, k=k).to_json()
+            record = handle(line)
         except HingeCoachError as exc:
             failures += 1
-            record = {"question": line, "error": str(exc)}
+            record = {field: line, "error": str(exc)}
         out.write(json_line(record) + "\n")
         out.flush()
     return 1 if failures else 0
 
 
-def cue_stream(assistant: Assistant, lines: TextIO, out: TextIO) -> int:
-    """Batch mode: one cue per input line, one JSON object per output line."""
-    failures = 0
-    for raw in lines:
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        try:
-            record = assistant.check_cue(line).to_json()
-        except HingeCoachError as exc:
-            failures += 1
-            record = {"cue": line, "error": str(exc)}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        out.flush()
-    return 1 if failures else 0
+def answer_lines(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> int:
+    """One question (or JSON object with history) per line, one answer per line."""
+
+    def handle(line: str) -> dict[str, Any]:
+        question, history = parse_line(line)
+        return assistant.ask(question, history, k=k).to_json()
+
+    return run_lines(lines, out, handle, "question")
+
+
+def check_lines(assistant: Assistant, lines: TextIO, out: TextIO) -> int:
+    """One cue per line, one cue check per line."""
+    return run_lines(lines, out, lambda cue: assistant.check_cue(cue).to_json(), "cue")

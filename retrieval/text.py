@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from functools import cache
+from pathlib import Path
 
 import Stemmer
 
@@ -210,7 +213,8 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @cache
-def _stemmer() -> Stemmer.Stemmer:
+def stemmer() -> Stemmer.Stemmer:
+    """The one English Snowball stemmer, shared by search, quotes and the cue check."""
     return Stemmer.Stemmer("english")
 
 
@@ -222,4 +226,28 @@ def words(text: str) -> list[str]:
 def stems(text: str, keep_stopwords: bool = False) -> list[str]:
     """Stemmed content words of text, in order (stopwords dropped unless asked)."""
     tokens = [w for w in words(text) if keep_stopwords or w not in STOPWORDS]
-    return list(_stemmer().stemWords([t.replace("'", "") for t in tokens]))
+    return list(stemmer().stemWords([t.replace("'", "") for t in tokens]))
+
+
+def clean_input(text: str, limit: int) -> str:
+    """Typed text with control characters removed and whitespace folded.
+
+    Raises ValueError("empty") or ValueError("too long") for text no one can use; the
+    caller words the error for what was typed (a question, a cue).
+    """
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("empty")
+    if len(text) > limit:
+        raise ValueError("too long")
+    return text
+
+
+def user_cache(variable: str, name: str) -> Path:
+    """A cache directory: the one `variable` names, else `name` under the per-user cache
+    (XDG_CACHE_HOME, else ~/.cache) in hingecoach/."""
+    configured = os.environ.get(variable)
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hingecoach" / name

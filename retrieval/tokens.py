@@ -17,6 +17,8 @@ from pathlib import Path
 
 import tiktoken
 
+from retrieval.text import user_cache
+
 _URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 SHIPPED = ("cl100k_base", "o200k_base")
 DEFAULT_ENCODING = "cl100k_base"
@@ -29,12 +31,8 @@ def _bundled_file(name: str) -> Path:
 
 
 def cache_dir() -> Path:
-    """Where the BPE files live: TIKTOKEN_CACHE_DIR, else a per-user cache."""
-    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "hingecoach" / "tiktoken"
+    """Where the BPE files live: TIKTOKEN_CACHE_DIR, else the per-user cache."""
+    return user_cache("TIKTOKEN_CACHE_DIR", "tiktoken")
 
 
 def ensure_offline_cache() -> Path:

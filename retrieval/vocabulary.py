@@ -190,7 +190,7 @@ def _english() -> SpellChecker:
     return SpellChecker(distance=1)
 
 
-def normalise(question: str, lex: Lexicon) -> str:
+def normalise_question(question: str, lex: Lexicon) -> str:
     """The question with chat-speak expanded and misspelled words corrected to article words.
 
     Links and HTML tags are dropped first: "https" is no misspelling of "hips", and

@@ -65,7 +65,7 @@ def real_index_dir(tmp_path_factory, real_embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def assistant(real_index_dir, real_embedder):
-    from retrieval.service import Assistant
+    from retrieval.assistant import Assistant
 
     return Assistant(real_index_dir, real_embedder)
 

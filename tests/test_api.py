@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app
-from retrieval.feedback import FeedbackStore
-from tests.test_cli import check_contract, run
+from tests.helpers import check_contract, run
+from web import gradio_ui
+from web.feedback import FeedbackStore
+from web.settings import EXAMPLES
+from web.site import create_site
 
 GYM = "https://www.irongym.example"
 
@@ -27,9 +30,7 @@ def make_site(assistant, tmp_path, **env):
     )
     settings.db = tmp_path / "questions.sqlite3"
     store = FeedbackStore(settings.db)
-    return TestClient(
-        app.create_site(assistant, settings, store), base_url="http://coach.test"
-    ), store
+    return TestClient(create_site(assistant, settings, store), base_url="http://coach.test"), store
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def test_rate_limit_answers_429_json(assistant, tmp_path):
     assert refused.headers["access-control-allow-origin"] == GYM  # an allowed page can read it
     # The chat spends the same budget, one question per question (not per Gradio request),
     # and says so in the conversation rather than leaving the page waiting.
-    respond = app.make_responder(assistant, app.Settings(), limiter=client.app.state.limiter)
+    respond = gradio_ui.make_responder(assistant, app.Settings(), limiter=client.app.state.limiter)
     visitor = SimpleNamespace(client=SimpleNamespace(host="testclient"))
     reply = list(respond("and my feet?", [], visitor))
     assert len(reply) == 1
@@ -181,7 +182,7 @@ def test_embed_page_is_branded_escaped_and_locked_down(site):
     assert "Iron &lt;Oak&gt; Barbell" in page.text and "Iron <Oak>" not in page.text
     config = json.loads(page.text.split('id="hc-config">')[1].split("</script>")[0])
     assert config["name"] == "Iron <Oak> Barbell" and config["accent"] == "#123abc"
-    assert config["examples"] == app.EXAMPLES
+    assert config["examples"] == EXAMPLES
     policies = " ".join(page.headers.get_list("content-security-policy"))
     assert "script-src 'self'" in policies and "default-src 'none'" in policies
     injected = client.get("/embed?accent=red;}body{display:none")
@@ -247,7 +248,7 @@ def test_report_after_a_session_groups_the_gaps(assistant, tmp_path):
 
 
 def test_report_without_a_log_is_one_clear_line(tmp_path):
-    from tests.test_cli import cli
+    from tests.helpers import cli
 
     result = cli("report", "--db", str(tmp_path / "none.sqlite3"))
     assert result.returncode == 1

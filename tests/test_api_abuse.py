@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 import app
 from ingest.build import build_index
-from retrieval.feedback import FeedbackStore
-from retrieval.service import Assistant
+from retrieval.assistant import Assistant
 from tests.conftest import CORPUS, ROOT, source_text
-from tests.test_bad_questions import ATTACKER_TEXT, CASES, IDS
+from tests.helpers import ATTACKER_TEXT, CASES, IDS
+from web.feedback import FeedbackStore
+from web.site import create_site
 
 
 def site_client(assistant, tmp_path, **env) -> tuple[TestClient, FeedbackStore]:
@@ -22,7 +23,7 @@ def site_client(assistant, tmp_path, **env) -> tuple[TestClient, FeedbackStore]:
     settings = app.Settings.from_env({"HINGECOACH_RATE_LIMIT": "100000/minute", **env})
     settings.db = tmp_path / "questions.sqlite3"
     store = FeedbackStore(settings.db)
-    site = app.create_site(assistant, settings, store)
+    site = create_site(assistant, settings, store)
     return TestClient(site, base_url="http://coach.test", raise_server_exceptions=False), store
 
 

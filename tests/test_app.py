@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import app
 from retrieval.render import quote_in_context
+from web import gradio_ui
 
 
 def test_create_app_builds_blocks(assistant):
     import gradio as gr
 
-    demo = app.create_app(assistant, app.Settings())
+    demo = gradio_ui.create_ui(assistant, app.Settings())
     assert isinstance(demo, gr.Blocks)
 
 
 def test_chat_streams_an_answer_with_highlighted_sources(assistant):
-    respond = app.make_responder(assistant, app.Settings())
+    respond = gradio_ui.make_responder(assistant, app.Settings())
     updates = list(respond("why do I feel this in my quads?", []))
     assert len(updates) > 1  # streamed
     final = updates[-1]
@@ -23,7 +24,7 @@ def test_chat_streams_an_answer_with_highlighted_sources(assistant):
 
 
 def test_chat_follow_up_uses_history(assistant):
-    respond = app.make_responder(assistant, app.Settings())
+    respond = gradio_ui.make_responder(assistant, app.Settings())
     history = [
         {"role": "user", "content": "how much should my knees bend"},
         {"role": "assistant", "content": "..."},
@@ -33,7 +34,7 @@ def test_chat_follow_up_uses_history(assistant):
 
 
 def test_chat_abstains_helpfully_and_escapes_html(assistant):
-    respond = app.make_responder(assistant, app.Settings())
+    respond = gradio_ui.make_responder(assistant, app.Settings())
     final = list(respond("What should I eat before a workout?", []))[-1]
     assert "couldn't find that in the articles" in final
     empty = list(respond("   ", []))[-1]

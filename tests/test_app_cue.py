@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import app
-from retrieval.cue import CueMatch
-from retrieval.cue_render import catalogue_rows, match_in_context
+from retrieval.cues.check import CueMatch
+from retrieval.cues.render import catalogue_rows, match_in_context
+from web import gradio_ui
 
 
 def test_the_app_has_a_cue_check_tab_beside_the_chat(assistant):
-    demo = app.create_app(assistant, app.Settings())
+    demo = gradio_ui.create_ui(assistant, app.Settings())
     labels = [getattr(block, "label", None) for block in demo.blocks.values()]
     assert "Chat" in labels and "Cue check" in labels
     assert "Cue" in labels  # the cue box
 
 
 def test_cue_checker_shows_verdict_stance_and_highlighted_quote(assistant):
-    check = app.make_cue_checker(assistant)
+    check = gradio_ui.make_cue_checker(assistant)
     shown = check("bring your chest to your thighs")
     assert "Found: an article uses this wording." in shown
     assert "✖ discouraged" in shown
@@ -25,7 +26,7 @@ def test_cue_checker_shows_verdict_stance_and_highlighted_quote(assistant):
 
 
 def test_cue_checker_shows_differences(assistant):
-    shown = app.make_cue_checker(assistant)("soft knees")
+    shown = gradio_ui.make_cue_checker(assistant)("soft knees")
     assert "⚠️ **The articles' instructions on the knees differ" in shown
 
 

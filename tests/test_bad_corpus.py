@@ -17,9 +17,9 @@ import pytest
 import app
 from ingest.build import build_index
 from ingest.load import MAX_BYTES
+from retrieval.assistant import Assistant
 from retrieval.errors import CorpusError
 from retrieval.index import load_index
-from retrieval.service import Assistant
 from tests.conftest import CORPUS, ROOT
 
 LIFT = "mastering-the-hip-hinge.txt"
@@ -187,7 +187,7 @@ def test_a_corpus_with_nothing_usable_keeps_the_previous_index(
         build_index(bad, good_index, fake_embedder, tmp_path, progress=False)
     assert snapshot(good_index) == before
 
-    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
     with pytest.raises(SystemExit) as exit_info:
         app.main(["ingest", "--corpus", str(bad), "--index", str(good_index)])
     err = capsys.readouterr().err
@@ -312,7 +312,7 @@ def test_control_characters_from_files_never_reach_the_terminal(
         * 10,
         "utf-8",
     )
-    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
     index = str(tmp_path / "index")
     out = io.StringIO()
     assert app.run(["ingest", "--corpus", str(corpus), "--index", index], stdout=out) == 0
@@ -336,13 +336,13 @@ def test_control_characters_from_files_never_reach_the_terminal(
 def test_a_visitors_escape_sequences_never_reach_the_operators_terminal(
     tmp_path, fake_embedder, monkeypatch
 ):
-    from retrieval.feedback import FeedbackStore
     from retrieval.records import Answer
+    from web.feedback import FeedbackStore
 
     store = FeedbackStore(tmp_path / "log.sqlite3")
     question = "what are your prices\x1b]0;pwned\x07\x1b[2J\x1b[31m RED \u202eevil"
     store.log(Answer(question=question, answer="no", abstained=True), "api", "198.51.100.7")
-    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
     out = io.StringIO()
     assert app.run(["report", "--db", str(store.path)], stdout=out) == 0
     printed = out.getvalue()

@@ -159,7 +159,7 @@ def test_rebuilding_a_damaged_index_re_embeds_instead_of_reusing_its_vectors(
 @pytest.fixture()
 def cli(monkeypatch, capsys, fake_embedder):
     """app.main in-process with the fake model; returns (exit code, stderr)."""
-    monkeypatch.setattr(app, "load_embedder", lambda settings: fake_embedder)
+    monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
 
     def run(*argv):
         with pytest.raises(SystemExit) as exit_info:
@@ -188,7 +188,7 @@ def test_ask_and_serve_refuse_a_bad_index_in_one_line(index_copy, cli, monkeypat
         (index_copy / "meta.json").write_text(json.dumps(meta))
     else:
         damage(index_copy / "chunks.faiss", how)
-    monkeypatch.setattr(app, "create_site", lambda *a, **k: pytest.fail("served a bad index"))
+    monkeypatch.setattr("web.site.create_site", lambda *a, **k: pytest.fail("served a bad index"))
     args = ["ask", "how do I hinge?"] if command == "ask" else ["serve"]
     code, err = cli(*args, "--index", str(index_copy))
     assert code == 1
@@ -200,7 +200,7 @@ def test_ask_and_serve_refuse_a_bad_index_in_one_line(index_copy, cli, monkeypat
 def served(monkeypatch, tmp_path):
     """serve() up to the point of listening: the sites it would have served."""
     sites: list = []
-    monkeypatch.setattr(app, "create_site", lambda assistant, settings, store: assistant)
+    monkeypatch.setattr("web.site.create_site", lambda assistant, *rest: assistant)
     monkeypatch.setattr("uvicorn.run", lambda site, **kwargs: sites.append(site))
     monkeypatch.setenv("HINGECOACH_DB", str(tmp_path / "log.sqlite3"))
     return sites

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+import pytest
+
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
+
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 LATEST_QUESTION_IN_VIEW = """(question) => {
   const box = document.querySelector("#hc-chat .bubble-wrap");

@@ -6,6 +6,8 @@ import pytest
 
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
 
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
+
 
 @pytest.fixture(scope="module")
 def url(real_index_dir):

@@ -17,6 +17,8 @@ from ingest.build import build_index
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
 from tests.conftest import CORPUS
 
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
+
 MARKUP_ARTICLE = """Bar Path Notes
 
 Bar path drills

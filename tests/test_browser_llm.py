@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
 from tests.llm_server import scripted_llm
+
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 SCROLL_TO_TOP = """
 for (const el of document.querySelectorAll('*')) {

@@ -7,9 +7,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-import app
-from retrieval.feedback import FeedbackStore
-from retrieval.pages import DEMO_SERVER
 from tests.browser import (
     ARTIFACTS,
     browser_page,
@@ -18,6 +15,10 @@ from tests.browser import (
     running_server,
     static_pages,
 )
+from web.feedback import FeedbackStore
+from web.pages import DEMO_SERVER, STATIC
+
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 GYM_NAME = "Iron Oak Barbell Club"
 
@@ -35,7 +36,7 @@ def coach(real_index_dir, tmp_path_factory):
         "HINGECOACH_ACCENT": "#7c2d12",
     }
     with running_server("--index", str(real_index_dir), "--db", str(db), env=env) as url:
-        page = (app.STATIC / "demo-gym.html").read_text(encoding="utf-8")
+        page = (STATIC / "demo-gym.html").read_text(encoding="utf-8")
         component = (
             '<!doctype html><html><head><meta charset="utf-8"><title>Ask our coach</title>'
             f'<script type="module" src="{url}/gradio.js"></script></head><body>'

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import sys
 
 import pytest
 
-import app
-from tests.conftest import CORPUS, ROOT, source_text
-
-CITATION_KEYS = {"n", "title", "source", "quote", "start", "end", "passage", "score"}
-
-
-def run(argv, stdin=""):
-    out = io.StringIO()
-    code = app.run(argv, stdin=io.StringIO(stdin), stdout=out)
-    return code, out.getvalue()
-
-
-def check_contract(record):
-    assert set(record) >= {"question", "answer", "abstained", "citations"}
-    assert isinstance(record["abstained"], bool)
-    for citation in record["citations"]:
-        assert set(citation) == CITATION_KEYS
-        assert citation["source"].startswith("corpus/")
-        assert (
-            source_text(citation["source"])[citation["start"] : citation["end"]]
-            == citation["quote"]
-        )
+from tests.conftest import CORPUS
+from tests.helpers import check_contract, cli, run
 
 
 def test_ask_json_follows_the_contract(real_index_dir):
@@ -84,17 +61,6 @@ def test_ingest_prints_a_summary(tmp_path):
     assert code == 0
     assert "indexed 2 file(s)" in out and "reviews" in out
     assert (tmp_path / "ix" / "meta.json").exists()
-
-
-def cli(*args, **kwargs):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        **kwargs,
-    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 import app
 from tests.conftest import source_text
-from tests.test_cli import cli
+from tests.helpers import cli
 
 MATCH_KEYS = {"kind", "title", "source", "heading", "quote", "start", "end", "score", "stance"}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ingest.build import build_index
-from retrieval.catalogue import build_catalogue
-from retrieval.cue import check_cue
+from retrieval.cues.catalogue import build_catalogue
+from retrieval.cues.check import check_cue
+from retrieval.cues.units import build_cuebook
 from retrieval.errors import BadCueError
 from retrieval.index import load_index
-from retrieval.units import build_cuebook
 
 ARTICLE = """# Deadlift Setup Basics
 

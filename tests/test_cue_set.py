@@ -1,6 +1,6 @@
 """The cue check on its labelled set, with the real model on the real corpus.
 
-tests/data/cues.json holds cues an article uses (endorsed or warned against), says in
+retrieval/evaluation/data/cues.json holds cues an article uses (endorsed or warned against), says in
 other words, or never says. bench/cue_set.py prints the same figures and sweeps the
 thresholds.
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.cue_eval import evaluate, load_labels
+from retrieval.evaluation import CUES
+from retrieval.evaluation.cues import evaluate_cues, load_labels
 from tests.conftest import ROOT, source_text
 
-LABELS = load_labels(ROOT / "tests" / "data" / "cues.json")
+LABELS = load_labels(CUES)
 # Accuracy the set must keep (figures at the time of writing in the README).
 MIN_VERDICT = {"found": 0.95, "close": 0.80, "not_found": 0.80}
 MIN_STANCE = {"endorsed": 0.95, "discouraged": 0.85, "neutral": 0.66}
@@ -20,7 +21,7 @@ MIN_STANCE = {"endorsed": 0.95, "discouraged": 0.85, "neutral": 0.66}
 
 @pytest.fixture(scope="module")
 def report(assistant):
-    return evaluate(LABELS, assistant.check_cue)
+    return evaluate_cues(LABELS, assistant.check_cue)
 
 
 def test_the_set_covers_every_verdict_and_stance():

@@ -8,21 +8,19 @@ import json
 import pytest
 
 import app
-from retrieval.baselines import fixed_spans
 from retrieval.errors import QuestionSetError
-from retrieval.evaluate import (
+from retrieval.evaluation import HELD_OUT, QUESTIONS
+from retrieval.evaluation.answers import (
     LabelledQuestion,
     Outcome,
     best_cutoff,
-    evaluate,
+    evaluate_answers,
     load_questions,
     score_system,
     separation,
 )
+from retrieval.evaluation.baselines import fixed_spans
 from tests.conftest import CORPUS, ROOT
-
-QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
-HELD_OUT = ROOT / "tests" / "data" / "heldout.jsonl"
 
 
 def _normal(text: str) -> str:
@@ -124,7 +122,7 @@ def test_metrics_of_a_small_run():
 
 @pytest.fixture(scope="module")
 def report(assistant):
-    return evaluate(assistant.index, assistant.embedder, load_questions(QUESTIONS))
+    return evaluate_answers(assistant.index, assistant.embedder, load_questions(QUESTIONS))
 
 
 def assert_within(row, floors: dict[str, float], ceilings: dict[str, float]) -> None:
@@ -142,7 +140,7 @@ def test_quality_does_not_regress(report):
 
 def test_quality_holds_on_the_held_out_set(assistant):
     """The second, separately written set: tuning on the first must not only fit the first."""
-    ours = evaluate(
+    ours = evaluate_answers(
         assistant.index, assistant.embedder, load_questions(HELD_OUT), baselines=[]
     ).systems[0]
     floors = dict(hit3=0.92, mrr=0.83, abstention=0.90, followup_hit3=0.83)

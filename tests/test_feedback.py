@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from retrieval.errors import FeedbackStoreError
-from retrieval.feedback import FeedbackStore
-from retrieval.gaps import build_report, group_similar, normalise
 from retrieval.records import Answer, Citation
+from web.feedback import FeedbackStore
+from web.gaps import build_report, group_similar, question_key
 
 
 def answered(question: str) -> Answer:
@@ -78,7 +78,9 @@ def test_report_refuses_a_missing_log(tmp_path):
 
 
 def test_normalise_folds_trivial_variants():
-    assert normalise("  What is a HINGE?? ") == normalise("what is a hinge") == "what is a hinge"
+    assert (
+        question_key("  What is a HINGE?? ") == question_key("what is a hinge") == "what is a hinge"
+    )
 
 
 def test_group_similar_groups_wordings_and_counts_visitors(tmp_path, fake_embedder):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
-from html.parser import HTMLParser
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -20,12 +18,14 @@ from ingest.build import build_index
 from ingest.chunk import chunk_blocks
 from ingest.clean import clean, clean_html
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
-from retrieval.batch import ask_stream
+from retrieval.assistant import Assistant
+from retrieval.batch import answer_lines
 from retrieval.errors import BadQuestionError
 from retrieval.records import Answer, AnswerSentence, Citation
 from retrieval.render import format_markdown, show_as_text, typed_text
-from retrieval.service import Assistant
 from tests.conftest import CORPUS, ROOT
+from tests.helpers import assert_inert_chat_html
+from web import gradio_ui
 
 FUZZ = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -175,29 +175,6 @@ def test_answers_quote_the_articles_exactly_or_abstain(fake_assistant, question,
 
 # ---------------------------------------------------------------- request handlers
 
-SAFE_TAGS = {"p", "br", "strong", "em", "small", "mark", "blockquote", "del"}
-
-
-class TagCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, list]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, attrs))
-
-
-def assert_inert_chat_html(message: str) -> None:
-    """Only our own bare tags, and one HTML block (no blank line), so Markdown never parses."""
-    parser = TagCollector()
-    parser.feed(message)
-    assert {tag for tag, _ in parser.tags} <= SAFE_TAGS, parser.tags
-    assert all(attrs == [] for _, attrs in parser.tags)
-    if message:
-        lines = re.split(r"\r\n|\r|\n", message)  # CommonMark's line endings
-        assert all(line.startswith(("<p>", "<blockquote>")) for line in lines), lines
-
-
 HISTORY_ITEM = st.one_of(
     st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]), "content": MIXED}),
     st.fixed_dictionaries(
@@ -224,7 +201,7 @@ HISTORY_ITEM = st.one_of(
 @example("<img src=x onerror=alert(1)>", [])
 @example("   ", [{"role": "user", "content": [None]}])
 def test_the_chat_handler_always_replies_with_inert_html(fake_assistant, message, history):
-    respond = app.make_responder(fake_assistant, app.Settings())
+    respond = gradio_ui.make_responder(fake_assistant, app.Settings())
     updates = list(respond(message, history))
     assert updates
     for update in updates:
@@ -297,7 +274,7 @@ def test_batch_mode_answers_every_line_with_one_json_object(fake_assistant, line
     lines = [line.replace("\r", " ").replace("\n", " ") for line in lines]
     stdin = io.StringIO("\n".join(lines) + "\n")
     out = io.StringIO()
-    code = ask_stream(fake_assistant, stdin, out, k=3)
+    code = answer_lines(fake_assistant, stdin, out, k=3)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     expected = [line for line in io.StringIO("\n".join(lines) + "\n") if line.strip()]
     assert len(records) == len(expected)

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from retrieval.guard import Guard, OriginPolicy, RateLimiter, normalise_origin
+from web.guard import Guard, OriginPolicy, RateLimiter, normalise_origin
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -86,11 +86,11 @@ def test_bad_rate_limit_text_is_a_clear_error():
 
 
 def test_chat_requests_get_a_multiple_of_the_question_budget():
-    from retrieval.guard import scale_limits
+    from web.guard import scale_limits
 
     assert scale_limits("20/minute;300/day", 10) == "200 per 1 minute;3000 per 1 day"
     assert scale_limits("5 per 2 hours", 3) == "15 per 2 hour"
-    from retrieval.rates import rate_rule
+    from web.rates import rate_rule
 
     # A chat turn is several Gradio requests, so they do not spend the question budget:
     # the chat handler counts each question once instead (see test_api).

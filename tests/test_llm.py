@@ -15,15 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app
+from retrieval.assistant import Assistant
 from retrieval.errors import LLMError
-from retrieval.feedback import FeedbackStore
-from retrieval.llm import ChatModel, LLMConfig
 from retrieval.records import Answer
 from retrieval.render import format_markdown
-from retrieval.service import Assistant
-from retrieval.written import DROP, Draft, WrittenSettings
+from retrieval.written.compose import DROP, Draft, WrittenSettings
+from retrieval.written.llm import ChatModel, LLMConfig
 from tests.conftest import source_text
 from tests.llm_server import HALLUCINATED_SENTENCE, passage_numbers, scripted_llm
+from web import gradio_ui
+from web.feedback import FeedbackStore
+from web.site import create_site
 
 QUADS = "why do I feel this in my quads?"
 
@@ -203,8 +205,8 @@ def test_chat_streams_the_written_answer_with_the_flag(llm_server, real_index_di
     settings = app.Settings(
         index=real_index_dir, llm_base_url=llm_server.base_url, llm_model="hallucinated"
     )
-    assistant = Assistant(real_index_dir, real_embedder, **app.llm_options(settings))
-    updates = list(app.make_responder(assistant, settings)(QUADS, []))
+    assistant = Assistant(real_index_dir, real_embedder, **app.written_answer_options(settings))
+    updates = list(gradio_ui.make_responder(assistant, settings)(QUADS, []))
     assert (
         len(updates) >= 3 and updates[0].endswith("…</em></p>") and updates[1].endswith("<p>…</p>")
     )
@@ -222,7 +224,7 @@ def test_llm_settings_come_from_env_and_bad_ones_are_one_line_errors():
         "drop",
     )
     app.check_llm_settings(settings)
-    assert app.llm_options(app.Settings()) == {}  # off when unset
+    assert app.written_answer_options(app.Settings()) == {}  # off when unset
     for bad, message in [
         ({"llm_base_url": "http://x/v1"}, "set HINGECOACH_LLM_MODEL too"),
         ({"llm_model": "m"}, "HINGECOACH_LLM_BASE_URL is not"),
@@ -239,7 +241,7 @@ def test_health_says_a_language_model_writes_the_answers(
         real_index_dir, real_embedder, llm=ChatModel(LLMConfig(llm_server.base_url, "good"))
     )
     settings = app.Settings.from_env({})
-    site = app.create_site(assistant, settings, FeedbackStore(tmp_path / "fb.db"))
+    site = create_site(assistant, settings, FeedbackStore(tmp_path / "fb.db"))
     health = TestClient(site).get("/api/health").json()
     assert health["answers"] == "llm" and health["llm_model"] == "good"
     assert llm_server.base_url not in json.dumps(health)  # the endpoint stays private

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import CORPUS, ROOT
+
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 GUARD = textwrap.dedent(
     """
@@ -78,10 +82,11 @@ SITE = textwrap.dedent(
     sys.path.insert(0, {root!r})
     import app
     from fastapi.testclient import TestClient
-    from retrieval.feedback import FeedbackStore
+    from web.feedback import FeedbackStore
+    from web.site import create_site
     settings = app.Settings.from_env({{"HINGECOACH_INDEX": {index!r}}})
     settings.db = app.Path({db!r})
-    site = app.create_site(app.open_assistant(settings), settings, FeedbackStore(settings.db))
+    site = create_site(app.open_assistant(settings), settings, FeedbackStore(settings.db))
     with TestClient(site) as client:
         for path in ("/", "/config", "/embed", "/widget.js", "/docs", "/api/health"):
             assert client.get(path).status_code == 200, path

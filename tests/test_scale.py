@@ -16,13 +16,15 @@ import pytest
 from bench.http_load import run_load
 from bench.synth_corpus import generate, real_material
 from ingest.build import build_index
+from retrieval.assistant import Assistant
 from retrieval.errors import IndexMismatchError
 from retrieval.index import load_index
 from retrieval.search import search
-from retrieval.service import Assistant
 from retrieval.tables import StringTable, write_strings
 from tests.browser import running_server
 from tests.conftest import CORPUS, ROOT, FakeEmbedder, source_text
+
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 
 class CountingEmbedder(FakeEmbedder):

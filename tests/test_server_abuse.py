@@ -22,6 +22,8 @@ import pytest
 from bench.load import Result, count_rows, drive, server
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
+
 CLIENT_TIMEOUT = 6  # seconds the server gives a client for its headers, then its body
 
 

@@ -8,7 +8,8 @@ import pytest
 
 import app
 from retrieval.errors import HingeCoachError
-from retrieval.feedback import FeedbackStore
+from web import gradio_ui
+from web.feedback import FeedbackStore
 
 
 def test_site_settings_come_from_a_file_then_the_environment(tmp_path):
@@ -66,7 +67,7 @@ def test_settings_file_errors(tmp_path):
 
 
 def test_serve_refuses_bad_settings_in_one_line(tmp_path):
-    from tests.test_cli import cli
+    from tests.helpers import cli
 
     result = cli("serve", "--port", "1", env={"PATH": "/usr/bin:/bin", "HINGECOACH_ACCENT": "x"})
     assert result.returncode == 1
@@ -81,7 +82,7 @@ def visitor(host):
 
 def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
     store = FeedbackStore(tmp_path / "log.sqlite3")
-    respond = app.make_responder(assistant, app.Settings(), store)
+    respond = gradio_ui.make_responder(assistant, app.Settings(), store)
     final = list(respond("how much should my knees bend", [], visitor("192.0.2.1")))[-1]
     list(respond("What should I eat before a workout?", [], visitor("192.0.2.1")))
     logged = store.questions()
@@ -93,7 +94,7 @@ def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
         {"role": "user", "content": "how much should my knees bend"},
         {"role": "assistant", "content": final},
     ]
-    rate = app.make_rater(store)
+    rate = gradio_ui.make_rater(store)
     rate(SimpleNamespace(index=1, liked=False), history, visitor("192.0.2.1"))
     assert store.questions(rating="down")[0].question == "how much should my knees bend"
     rate(SimpleNamespace(index=1, liked=True), history, visitor("192.0.2.1"))
@@ -101,7 +102,7 @@ def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
 
 
 def test_create_app_wires_thumbs_when_logging(assistant, tmp_path):
-    demo = app.create_app(assistant, app.Settings(), FeedbackStore(tmp_path / "log.sqlite3"))
+    demo = gradio_ui.create_ui(assistant, app.Settings(), FeedbackStore(tmp_path / "log.sqlite3"))
     assert any(d.targets and d.targets[0][1] == "like" for d in demo.fns.values())
 
 

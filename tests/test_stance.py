@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.stance import clause_stance, detect_stance, heading_stance
-from retrieval.wording import Wording, match_wording, tokenize
+from retrieval.cues.stance import clause_stance, detect_stance, heading_stance
+from retrieval.cues.wording import Wording, match_wording, tokenize
 
 RATHER = (
     "Rather than folding forward and bringing chest towards thighs, think about hinging back "

@@ -6,10 +6,10 @@ import pytest
 
 from bench.verifier import Bench, load_pairs
 from retrieval.errors import LLMError
-from retrieval.llm import MESSAGE_OVERHEAD, REPLY_PRIMING, LLMConfig, Passage, build_prompt
 from retrieval.tokens import encoding_for_model
-from retrieval.verify import VerifierSettings, numbers
-from retrieval.written import Claim, split_reply
+from retrieval.written.compose import Claim, split_reply
+from retrieval.written.llm import MESSAGE_OVERHEAD, REPLY_PRIMING, LLMConfig, Passage, build_prompt
+from retrieval.written.verify import VerifierSettings, numbers
 from tests.conftest import source_text
 
 

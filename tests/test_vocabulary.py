@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.vocabulary import as_reader, content_words, lexicon, normalise, without_topic
+from retrieval.vocabulary import (
+    as_reader,
+    content_words,
+    lexicon,
+    normalise_question,
+    without_topic,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +29,7 @@ def lex(assistant):
     ],
 )
 def test_chat_speak_and_misspellings_become_article_words(lex, typed, meant):
-    assert normalise(typed, lex) == meant
+    assert normalise_question(typed, lex) == meant
 
 
 @pytest.mark.parametrize(
@@ -31,13 +37,13 @@ def test_chat_speak_and_misspellings_become_article_words(lex, typed, meant):
     ["how far should I be leaning", "heels or toes", "is running bad for my knees", "ok rdl"],
 )
 def test_real_words_are_never_corrected(lex, question):
-    assert normalise(question, lex) == question
+    assert normalise_question(question, lex) == question
 
 
 def test_links_are_dropped_not_corrected_into_article_words(lex):
     # "https" is two letters from "hips"; a short word may only lose or change one.
-    assert normalise("see https://evil.example/x now", lex) == "see now"
-    assert normalise("pwned", lex) == "pwned"
+    assert normalise_question("see https://evil.example/x now", lex) == "see now"
+    assert normalise_question("pwned", lex) == "pwned"
 
 
 def test_questions_are_put_in_the_articles_voice_without_the_shared_topic(lex):

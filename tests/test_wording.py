@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.wording import Wording, clause_spans, match_wording, tokenize, topics_of
+from retrieval.cues.wording import Wording, clause_spans, match_wording, tokenize, topics_of
 
 
 def uses(cue: str, sentence: str) -> str | None:

@@ -1,7 +1,7 @@
 """Word lists the cue check reasons with: body parts by topic, instruction verbs, qualifiers.
 
 These are general coaching vocabulary, not cues: the cues themselves are found
-in the articles' text by the rules in retrieval/stance.py and retrieval/units.py.
+in the articles' text by the rules in retrieval/cues/stance.py and retrieval/cues/units.py.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retrieval.catalogue import Catalogue
-    from retrieval.cue import CueCheck, CueMatch
+    from retrieval.cues.catalogue import Catalogue
+    from retrieval.cues.check import CueCheck, CueMatch
 
 VERDICT_TEXT = {
     "found": "Found: an article uses this wording.",

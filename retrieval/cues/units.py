@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.cues.wording import Token, clause_spans, folded, token_topics, tokenize
+from retrieval.cues.wordlists import TOPICS
 from retrieval.embedder import Embedder
 from retrieval.index import Index
-from retrieval.lexicon import TOPICS
-from retrieval.wording import Token, clause_spans, folded, token_topics, tokenize
 
 MIN_CLAUSE_WORDS = 2
 

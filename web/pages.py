@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from retrieval.config import is_colour
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
 from retrieval.render import script_json
+from web.settings import is_colour
 
+STATIC = Path(__file__).resolve().parent / "static"
 DEMO_SERVER = "http://127.0.0.1:7860/"  # the coach address pasted in static/demo-gym.html
 # The embeddable chat runs only its own script and talks only to this server.
 EMBED_CSP = (
@@ -86,3 +91,25 @@ class Pages:
     def demo(self, base_url: str) -> str:
         """The demo gym page, its widget loaded from `base_url`."""
         return self.demo_html.replace(DEMO_SERVER, base_url)
+
+
+def add_pages(app: Any, pages: Pages) -> None:
+    """The embeddable chat (/embed), the widget script (/widget.js), the demo gym page and
+    the embed's own assets, served from `pages`."""
+    cache = {"Cache-Control": "public, max-age=300"}
+
+    def embed(request: Request) -> HTMLResponse:
+        body = pages.embed(request.query_params.get("accent", ""))
+        return HTMLResponse(body, headers={"Content-Security-Policy": EMBED_CSP})
+
+    def demo(request: Request) -> HTMLResponse:
+        return HTMLResponse(pages.demo(str(request.base_url)))
+
+    def static(text: str, media_type: str) -> Callable[[], Response]:
+        return lambda: Response(text, media_type=media_type, headers=cache)
+
+    app.get("/embed", include_in_schema=False)(embed)
+    app.get("/demo", include_in_schema=False)(demo)
+    app.get("/widget.js", include_in_schema=False)(static(pages.widget_js, "text/javascript"))
+    for name, kind in ASSETS.items():
+        app.get(f"/{name}", include_in_schema=False)(static(pages.assets[name], kind))

@@ -20,11 +20,11 @@ from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.followup import resolve
 from retrieval.index import Index, per_index
-from retrieval.llm import ChatModel, Passage, build_prompt
 from retrieval.records import Answer, AnswerSentence
 from retrieval.search import search
 from retrieval.text import sentence_spans
-from retrieval.verify import Support, VerifierSettings, check, passage_evidence
+from retrieval.written.llm import ChatModel, Passage, build_prompt
+from retrieval.written.verify import Support, VerifierSettings, check, passage_evidence
 
 _log = logging.getLogger("hingecoach.llm")
 FLAG, DROP = "flag", "drop"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from retrieval.embedder import Embedder
-from retrieval.feedback import FeedbackStore, LoggedQuestion
+from retrieval.render import terminal
+from web.feedback import FeedbackStore, LoggedQuestion
 
 # all-MiniLM-L6-v2 puts paraphrases ("what to eat before lifting" / "what should I eat
 # before a workout?") at cosine 0.64-0.92 and different topics that share a word
@@ -38,7 +42,7 @@ class Disliked:
 
 
 @dataclass
-class Report:
+class GapReport:
     """What a gym reads to decide which article to write next."""
 
     questions: int
@@ -81,7 +85,7 @@ class Report:
         return out
 
 
-def normalise(question: str) -> str:
+def question_key(question: str) -> str:
     """Case, spacing and end punctuation folded, so trivial variants count as one."""
     return re.sub(r"[\s?!.]+$", "", " ".join(question.split()).casefold())
 
@@ -96,11 +100,11 @@ def group_similar(
     """
     if not asked:
         return []
-    counts = Counter(normalise(q.question) for q in asked)
+    counts = Counter(question_key(q.question) for q in asked)
     shown: dict[str, str] = {}
     clients: dict[str, set[str]] = {}
     for q in asked:
-        key = normalise(q.question)
+        key = question_key(q.question)
         shown.setdefault(key, " ".join(q.question.split()))
         clients.setdefault(key, set()).add(q.client or "")
     keys = sorted(counts, key=lambda k: (-counts[k], k))
@@ -136,7 +140,7 @@ def disliked_answers(rated: list[LoggedQuestion]) -> list[Disliked]:
     counts: Counter[tuple[str, str]] = Counter()
     first: dict[tuple[str, str], LoggedQuestion] = {}
     for q in rated:
-        key = (normalise(q.question), q.answer)
+        key = (question_key(q.question), q.answer)
         counts[key] += 1
         first.setdefault(key, q)
     return [
@@ -145,10 +149,10 @@ def disliked_answers(rated: list[LoggedQuestion]) -> list[Disliked]:
     ]
 
 
-def build_report(store: FeedbackStore, embedder: Embedder, threshold: float = SIMILAR) -> Report:
+def build_report(store: FeedbackStore, embedder: Embedder, threshold: float = SIMILAR) -> GapReport:
     """Read the log and build the coverage-gap report."""
     totals = store.totals()
-    return Report(
+    return GapReport(
         questions=totals.questions,
         answered=totals.answered,
         visitors=totals.visitors,
@@ -157,3 +161,13 @@ def build_report(store: FeedbackStore, embedder: Embedder, threshold: float = SI
         gaps=group_similar(store.questions(answered=False), embedder, threshold),
         disliked=disliked_answers(store.questions(rating="down")),
     )
+
+
+def print_report(db: Path, embedder: Embedder, out: TextIO, as_json: bool = False) -> None:
+    """Print the coverage-gap report of the question log at `db`, as text or JSON."""
+    store = FeedbackStore(db, create=False)
+    report = build_report(store, embedder)
+    if as_json:
+        print(json.dumps(asdict(report), ensure_ascii=False, indent=2), file=out)
+    else:
+        print(terminal("\n".join(report.lines())), file=out)

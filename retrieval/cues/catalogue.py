@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.cue import unit_sentence
-from retrieval.lexicon import GENERAL_TOPIC, MOVEMENT_WORDS
-from retrieval.stance import Stance, clause_stance, heading_stance, warned_spans, warns
-from retrieval.units import CueBook, Unit
-from retrieval.wording import token_topics
+from retrieval.cues.check import unit_sentence
+from retrieval.cues.stance import Stance, clause_stance, heading_stance, warned_spans, warns
+from retrieval.cues.units import CueBook, Unit
+from retrieval.cues.wording import token_topics
+from retrieval.cues.wordlists import GENERAL_TOPIC, MOVEMENT_WORDS
 
 MIN_WORDS = 2
 MAX_WORDS = 16  # longer units are explanations, not cues

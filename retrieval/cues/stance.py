@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from retrieval.wording import (
+from retrieval.cues.wording import (
     SUBORDINATE,
     WARNING_OPENERS,
     Token,

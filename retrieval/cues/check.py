@@ -1,6 +1,6 @@
 """Cue check: do the articles use a coaching cue's wording, say it in other words, or not at all?
 
-- found: a sentence uses the cue's words (retrieval/wording.py decides "same wording").
+- found: a sentence uses the cue's words (retrieval/cues/wording.py decides "same wording").
 - close: a sentence or one of its clauses is near the cue in meaning (cosine of the
   sentence embeddings) AND shares a word of action, direction or amount with it
   beyond the body part ("drive your hips back into a wall" ~ "driving your butt
@@ -8,7 +8,7 @@
   qualifier ("straight" knees is not "slight flexion").
 - not_found: neither; the nearest passages are still listed.
 
-Each match carries the article's stance toward those words (retrieval/stance.py),
+Each match carries the article's stance toward those words (retrieval/cues/stance.py),
 and articles whose instructions on the cue's body part contradict each other are
 flagged as a Difference.
 """
@@ -16,24 +16,20 @@ flagged as a Difference.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from retrieval.embedder import Embedder
-from retrieval.errors import BadCueError
-from retrieval.lexicon import OPPOSED, QUALIFIERS
-from retrieval.stance import (
+from retrieval.cues.stance import (
     Stance,
     clause_stance,
     heading_stance,
     warned_spans,
     words_stance,
 )
-from retrieval.units import CueBook, Unit
-from retrieval.wording import (
+from retrieval.cues.units import CueBook, Unit
+from retrieval.cues.wording import (
     WARNING_OPENERS,
     Token,
     Wording,
@@ -43,6 +39,10 @@ from retrieval.wording import (
     token_topics,
     tokenize,
 )
+from retrieval.cues.wordlists import OPPOSED, QUALIFIERS
+from retrieval.embedder import Embedder
+from retrieval.errors import BadCueError
+from retrieval.text import clean_input
 
 MAX_CUE_CHARS = 200
 Verdict = Literal["found", "close", "not_found"]
@@ -56,7 +56,7 @@ _BARRIER = re.compile(r"[,;:()\[\]–—=/]|\s-\s")
 
 @dataclass(frozen=True)
 class CueSettings:
-    """Thresholds of the cue check (calibrated on tests/cues.json; see README)."""
+    """Thresholds of the cue check (calibrated on retrieval/evaluation/data/cues.json; see README)."""
 
     close_cosine: float = 0.50  # close: this similar, sharing one action/amount word...
     close_cosine_two: float = 0.35  # ...or this similar, sharing two
@@ -166,16 +166,17 @@ class CueCheck:
 
 def clean_cue(cue: str) -> str:
     """The cue with control characters removed and whitespace folded; errors when unusable."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in cue)
-    text = " ".join(text.split())
-    if not text:
-        raise BadCueError("the cue is empty; type a coaching cue such as 'soft knees'.")
-    if len(text) > MAX_CUE_CHARS:
+    try:
+        return clean_input(cue, MAX_CUE_CHARS)
+    except ValueError as exc:
+        if str(exc) == "empty":
+            raise BadCueError(
+                "the cue is empty; type a coaching cue such as 'soft knees'."
+            ) from None
         raise BadCueError(
-            f"the cue is too long ({len(text):,} characters; the limit is {MAX_CUE_CHARS}); "
-            "a cue is a short phrase such as 'soft knees'."
-        )
-    return text
+            f"the cue is too long ({len(' '.join(cue.split())):,} characters; the limit is "
+            f"{MAX_CUE_CHARS}); a cue is a short phrase such as 'soft knees'."
+        ) from None
 
 
 # ---------------------------------------------------------------- comparing words

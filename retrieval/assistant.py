@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.answer import AnswerSettings, answer, prepare
-from retrieval.catalogue import Catalogue, build_catalogue
-from retrieval.cue import CueCheck, CueSettings, check_cue
+from retrieval.cues.catalogue import Catalogue, build_catalogue
+from retrieval.cues.check import CueCheck, CueSettings, check_cue
+from retrieval.cues.units import CueBook, build_cuebook
 from retrieval.embedder import Embedder, vector_space
 from retrieval.index import Index, load_index
 from retrieval.records import Answer
 from retrieval.text import valid_text
-from retrieval.units import CueBook, build_cuebook
 
 if TYPE_CHECKING:
-    from retrieval.llm import ChatModel
-    from retrieval.written import Draft, WrittenSettings
+    from retrieval.written.compose import Draft, WrittenSettings
+    from retrieval.written.llm import ChatModel
 
 
 class Assistant:
@@ -94,7 +94,7 @@ class Assistant:
         if self.llm is None or extractive.abstained:
             yield extractive
             return
-        from retrieval.written import write_answer
+        from retrieval.written.compose import write_answer
 
         yield from write_answer(
             question, history or [], index, self.embedder, extractive, self.llm, self.written

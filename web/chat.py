@@ -10,7 +10,7 @@ from retrieval.records import Answer
 from retrieval.render import answer_html, format_markdown, paragraphs, typed_text
 
 if TYPE_CHECKING:
-    from retrieval.service import Assistant
+    from retrieval.assistant import Assistant
 
 
 def user_turns(history: Sequence[Any]) -> list[str]:
@@ -47,7 +47,7 @@ def stream_answer(
     assistant: Assistant, message: str, history: list[Any], k: int
 ) -> Generator[str, None, Answer]:
     """Yield the checked drafts of a model-written answer; return the final answer."""
-    from retrieval.written import Draft
+    from retrieval.written.compose import Draft
 
     final: Answer | None = None
     for item in assistant.ask_stream(message, user_turns(history), k=k):

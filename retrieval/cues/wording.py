@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
-import Stemmer
-
-from retrieval.lexicon import (
+from retrieval.cues.wordlists import (
     ACTION_TOPIC_WORDS,
     BACK_AS_BODY,
     DIRECTIONS,
@@ -27,7 +24,7 @@ from retrieval.lexicon import (
     topic_phrases,
     topic_words,
 )
-from retrieval.text import STOPWORDS
+from retrieval.text import STOPWORDS, stemmer
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _PAUSE = re.compile(r"[,;:()\[\]–—=/]|\s-\s|[.!?]\s")
@@ -52,15 +49,10 @@ class Token:
         return self.word in FILLER
 
 
-@cache
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
 def stem(word: str) -> str:
     """The Snowball stem of a lower-case word, irregular forms folded first."""
     word = IRREGULAR.get(word, word).replace("'", "")
-    return str(_stemmer().stemWord(word))
+    return str(stemmer().stemWord(word))
 
 
 def tokenize(text: str) -> list[Token]:

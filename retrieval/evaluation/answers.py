@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from retrieval.answer import AnswerSettings, answer
-from retrieval.baselines import Baseline, default_baselines
 from retrieval.embedder import Embedder
 from retrieval.errors import QuestionSetError
+from retrieval.evaluation.baselines import Baseline, default_baselines
 from retrieval.index import Index
 
 KINDS = ("answerable", "unanswerable", "followup")
@@ -95,7 +95,7 @@ class SystemScores:
 
 
 @dataclass
-class Report:
+class QualityReport:
     """The evaluation of our pipeline and the baselines on one question set."""
 
     counts: dict[str, int]
@@ -307,13 +307,13 @@ def _misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return out
 
 
-def evaluate(
+def evaluate_answers(
     index: Index,
     embedder: Embedder,
     questions: list[LabelledQuestion],
     settings: AnswerSettings | None = None,
     baselines: list[Baseline] | None = None,
-) -> Report:
+) -> QualityReport:
     """Run the question set through our pipeline and each baseline, and score them all."""
     settings = settings or AnswerSettings()
     ours = run_ours(index, embedder, questions, settings)
@@ -323,7 +323,7 @@ def evaluate(
     for baseline in default_baselines(index, embedder) if baselines is None else baselines:
         outcomes = run_baseline(baseline, questions, vectors)
         rows.append(score_system(baseline.name, baseline.k, outcomes, best_cutoff(outcomes)))
-    return Report(
+    return QualityReport(
         counts={kind: sum(q.kind == kind for q in questions) for kind in KINDS},
         systems=rows,
         distributions={
@@ -341,6 +341,6 @@ def evaluate(
 
 def evaluate_file(
     path: Path, index: Index, embedder: Embedder, settings: AnswerSettings | None = None
-) -> Report:
+) -> QualityReport:
     """Load a question set and evaluate it (what `hingecoach eval` runs)."""
-    return evaluate(index, embedder, load_questions(path), settings)
+    return evaluate_answers(index, embedder, load_questions(path), settings)

@@ -1,4 +1,5 @@
-"""Configuration values read from text: a gym's settings file, HINGECOACH_* variables.
+"""The site's settings: SiteSettings, read from a gym's settings file and HINGECOACH_*
+variables.
 
 Each value is checked as it is read, so a setting that cannot work stops the program with
 one clear sentence instead of failing later inside a request.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,43 @@ SITE_KEYS: dict[str, type] = {
     "max_body_bytes": int,
     "db": Path,
 }
-LLM_OPTIONS = {  # setting -> (variable, type)
-    "llm_base_url": ("HINGECOACH_LLM_BASE_URL", str),
-    "llm_model": ("HINGECOACH_LLM_MODEL", str),
-    "llm_api_key": ("HINGECOACH_LLM_API_KEY", str),
-    "llm_timeout": ("HINGECOACH_LLM_TIMEOUT", float),
-    "llm_context": ("HINGECOACH_LLM_CONTEXT", int),
-    "llm_unsupported": ("HINGECOACH_LLM_UNSUPPORTED", str),
-}
+EXAMPLES = [
+    "Why do I feel this in my quads?",
+    "Is a hip hinge the same as a squat?",
+    "How much should my knees bend?",
+    "How do I stop my ribs flaring when I hinge?",
+]
+WELCOME = (
+    "Hi! I answer questions about the hip hinge by quoting our coaching articles, "
+    "and I say so when they don't cover something. What would you like to know?"
+)
+
+
+@dataclass
+class SiteSettings:
+    """What the served site needs: address, branding, who may embed it, abuse limits, log."""
+
+    k: int = 3
+    host: str = "127.0.0.1"
+    port: int = 7860
+    examples: list[str] = field(default_factory=lambda: list(EXAMPLES))
+    gym_name: str = "Hinge Coach"
+    accent: str = "#2f6f4f"
+    welcome: str = WELCOME
+    allowed_origins: list[str] = field(default_factory=list)  # empty: same-origin only
+    rate_limit: str = "20/minute;300/day"  # questions per client address
+    feedback_rate_limit: str = "60/minute"  # thumbs per client address
+    max_body_bytes: int = 32 * 1024  # JSON API requests: a question and a short history
+    max_chat_body_bytes: int = 1024 * 1024  # the Gradio chat posts the whole conversation
+    db: Path = Path("data") / "questions.sqlite3"  # question and feedback log
+    # Answers computed at once across chat and API: one per core of a 2-core server, each
+    # on one inference thread; more would only make every answer slower.
+    answer_slots: int = 2
+    # Seconds a client may take to send a request's line and headers, then its body: slower
+    # ones (slowloris) are dropped instead of holding a connection for ever.
+    client_timeout: float = 10.0
+
+
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
@@ -97,7 +128,7 @@ def site_settings(current: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
 def check_site(values: Mapping[str, Any]) -> dict[str, Any]:
     """One clear error for a setting the site cannot use; returns the settings with the
     allowed origins normalised."""
-    from retrieval.guard import RateLimiter, normalise_origin
+    from web.guard import RateLimiter, normalise_origin
 
     if not is_colour(values["accent"]):
         raise HingeCoachError(f"accent must be a colour like #2f6f4f, not {values['accent']!r}.")
@@ -111,35 +142,3 @@ def check_site(values: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise HingeCoachError(str(exc) + ".") from exc
     return {**values, "allowed_origins": origins}
-
-
-def llm_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The language-model settings given by HINGECOACH_LLM_* variables (empty ones ignored)."""
-    out: dict[str, Any] = {}
-    for name, (variable, kind) in LLM_OPTIONS.items():
-        if env.get(variable, "").strip():
-            try:
-                out[name] = kind(env[variable].strip())
-            except ValueError as exc:
-                raise HingeCoachError(f"{variable} must be a number.") from exc
-    return out
-
-
-def check_llm(
-    base_url: str | None, model: str | None, unsupported: str, timeout: float, context: int
-) -> None:
-    """One-line errors for a language-model configuration that cannot work."""
-    if model and not base_url:
-        raise HingeCoachError("HINGECOACH_LLM_MODEL is set but HINGECOACH_LLM_BASE_URL is not.")
-    if not base_url:
-        return
-    if not base_url.startswith(("http://", "https://")):
-        raise HingeCoachError("HINGECOACH_LLM_BASE_URL must start with http:// or https://.")
-    if not model:
-        raise HingeCoachError("HINGECOACH_LLM_BASE_URL is set: set HINGECOACH_LLM_MODEL too.")
-    if unsupported not in ("flag", "drop"):
-        raise HingeCoachError("HINGECOACH_LLM_UNSUPPORTED must be flag or drop.")
-    if timeout <= 0 or context < 1024:
-        raise HingeCoachError(
-            "the LLM timeout must be positive and its context 1024 tokens or more."
-        )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.cue import CueCheck
+from retrieval.cues.check import CueCheck
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_labels(path: Path) -> list[CueLabel]:
     return [CueLabel(**item) for item in json.loads(path.read_text("utf-8"))]
 
 
-def evaluate(labels: list[CueLabel], check: Callable[[str], CueCheck]) -> CueEvalReport:
+def evaluate_cues(labels: list[CueLabel], check: Callable[[str], CueCheck]) -> CueEvalReport:
     """Run every labelled cue through `check` and tally what came out right.
 
     The stance and quote are those of the best match, scored only when the verdict

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retrieval.guard import RateLimiter
+    from web.guard import RateLimiter
 
 # Requests that compute an answer, through the API or through Gradio's chat endpoints.
 ANSWER_PATHS = (
@@ -46,7 +46,7 @@ def site_limiter(rate_limit: str, feedback_rate_limit: str) -> RateLimiter:
         rate_limit: questions per client, e.g. "20/minute;300/day".
         feedback_rate_limit: thumbs per client, e.g. "60/minute".
     """
-    from retrieval.guard import RateLimiter, scale_limits
+    from web.guard import RateLimiter, scale_limits
 
     chat = scale_limits(rate_limit, CHAT_REQUESTS_PER_QUESTION)
     return RateLimiter({"ask": rate_limit, "chat": chat, "feedback": feedback_rate_limit})

@@ -1,0 +1,1 @@
+"""Optional written answers from a language model, checked sentence by sentence."""

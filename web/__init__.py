@@ -1,0 +1,1 @@
+"""The served site: Gradio chat, HTTP API, embeddable pages, abuse guard and question log."""

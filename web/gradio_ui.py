@@ -1,0 +1,205 @@
+"""The Gradio UI: the Chat tab (responder, thumbs) and the coaches' Cue check tab.
+
+Every handler makes one library call and only formats its result.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+from gradio.components.chatbot import TextMessage  # noqa: E402
+
+from retrieval.assistant import Assistant  # noqa: E402
+from retrieval.cues.render import catalogue_rows, format_cue_markdown  # noqa: E402
+from retrieval.errors import HingeCoachError  # noqa: E402
+from retrieval.render import paragraphs, show_as_text  # noqa: E402
+from web.chat import reveal, stream_answer, typed_messages, user_turns  # noqa: E402
+from web.feedback import FeedbackStore  # noqa: E402
+from web.guard import RateLimiter  # noqa: E402
+from web.settings import SiteSettings  # noqa: E402
+
+CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
+
+
+def client_host(request: Any) -> str | None:
+    """The client's address as the server saw it (after trusted proxy headers)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
+def make_responder(
+    assistant: Assistant,
+    settings: SiteSettings,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
+) -> Callable[..., Iterator[str]]:
+    """The chat handler: one library call, then the reply streamed and its sources.
+
+    With a store, each question is logged (with a pseudonym of the client's address); with
+    a limiter, each question counts against the client's "ask" budget (shared with the API).
+    """
+
+    def respond(message: str, history: list[Any], request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
+        refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
+        if refusal is not None:
+            yield paragraphs(
+                f"Sorry, too many questions from your address (limit {refusal.limit}); "
+                f"try again in {refusal.retry_after} second(s)."
+            )
+            return
+        try:
+            result = yield from stream_answer(assistant, message, history, settings.k)
+        except HingeCoachError as exc:
+            yield paragraphs(f"Sorry, {exc}")
+            return
+        if store is not None:
+            store.log(result, "chat", client_host(request))
+        yield from reveal(result)
+
+    return respond
+
+
+def make_rater(store: FeedbackStore) -> Callable[..., None]:
+    """The chat's thumbs handler: rate the logged answer the thumb was on."""
+
+    def rate(data: gr.LikeData, history: list[Any], request: gr.Request = None) -> None:  # type: ignore[assignment]
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        earlier = [m for m in (history or [])[:index] if isinstance(m, dict)]
+        questions = user_turns([m for m in earlier if m.get("role") == "user"])
+        if not questions or data.liked not in (True, False):
+            return
+        token = store.latest_token(questions[-1], "chat", client_host(request))
+        if token is not None:
+            store.rate(token, "up" if data.liked else "down")
+
+    return rate
+
+
+def plain_user_chatbot(**kwargs: Any) -> gr.Chatbot:
+    """A gr.Chatbot that shows visitors' messages as plain text, never as Markdown or HTML.
+
+    Gradio renders every message as Markdown with HTML; a typed `![x](https://...)` would
+    load an outside image. Visitors' messages go to the page through show_as_text and
+    come back through typed_text, so the handler always sees exactly what was typed.
+    (The methods are replaced on the instance: a Component subclass makes Gradio write
+    a .pyi stub next to this file.)
+    """
+    chatbot = gr.Chatbot(**kwargs)
+    to_page, from_page = chatbot.postprocess, chatbot.preprocess
+
+    def postprocess(value: Any) -> Any:
+        data = to_page(value)
+        # Text only: a history sent by a client could name files (e.g. /etc/passwd) that
+        # Gradio would copy to its cache and serve; this chat never shows files.
+        for message in data.root:
+            texts = [item for item in message.content if isinstance(item, TextMessage)]
+            if message.role == "user":
+                for item in texts:
+                    item.text = show_as_text(item.text)
+            message.content = list(texts)
+        data.root = [message for message in data.root if message.content]
+        return data
+
+    def preprocess(payload: Any) -> Any:
+        return typed_messages(from_page(payload))
+
+    chatbot.postprocess = postprocess  # type: ignore[method-assign]
+    chatbot.preprocess = preprocess  # type: ignore[method-assign]
+    return chatbot
+
+
+def create_ui(
+    assistant: Assistant,
+    settings: SiteSettings | None = None,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
+) -> gr.Blocks:
+    """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded."""
+    settings = settings or SiteSettings()
+    respond = make_responder(assistant, settings, store, limiter)
+
+    with gr.Blocks(title=settings.gym_name, analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
+            "coaching articles, with the exact passages they come from."
+        )
+        with gr.Tab("Chat"):
+            chatbot = plain_user_chatbot(
+                height="max(420px, 68vh)",
+                autoscroll=False,  # static/chat.js keeps the question at the top instead
+                show_label=False,  # the tab names it; a floating label covered the reply
+                elem_id="hc-chat",
+                sanitize_html=True,
+                latex_delimiters=[],  # no math: "$$" in an article or a question stays text
+                buttons=["copy", "copy_all"],  # no "share" to Hugging Face
+                placeholder=settings.welcome,
+                label="Chat",
+            )
+            gr.ChatInterface(
+                fn=respond,
+                chatbot=chatbot,
+                examples=settings.examples,
+                run_examples_on_click=True,
+                cache_examples=False,
+                analytics_enabled=False,
+                api_name="chat",
+            )
+            if store is not None:
+                chatbot.like(
+                    make_rater(store), inputs=[chatbot], outputs=None, api_visibility="private"
+                )
+        cue_tab(assistant)
+    return demo
+
+
+def make_cue_checker(assistant: Assistant) -> Callable[[str], str]:
+    """The Cue check tab's handler: one library call, formatted."""
+
+    def check(cue: str) -> str:
+        try:
+            return format_cue_markdown(assistant.check_cue(cue))
+        except HingeCoachError as exc:
+            return f"Sorry, {html.escape(str(exc), quote=False)}"
+
+    return check
+
+
+def cue_tab(assistant: Assistant) -> None:
+    """The "Cue check" tab: check a cue's wording and stance; browse the cue catalogue."""
+    check = make_cue_checker(assistant)
+    rows = catalogue_rows(assistant.cues())
+    with gr.Tab("Cue check"):
+        gr.Markdown(
+            "Type a coaching cue to see whether the articles use that wording, "
+            "in what words, and whether they endorse it or warn against it."
+        )
+        with gr.Row():
+            box = gr.Textbox(
+                label="Cue", placeholder="e.g. soft knees", scale=4, max_length=200, submit_btn=True
+            )
+        gr.Examples(CUE_EXAMPLES, inputs=box)
+        result = gr.Markdown(sanitize_html=True, elem_id="cue-result")
+        box.submit(check, inputs=box, outputs=result, api_name="cue")
+        gr.Markdown(f"#### Cue catalogue: {len(rows)} cues from the articles, by body part")
+        table = gr.Dataframe(
+            value=rows,
+            headers=["Topic", "Cue", "Stance", "Article", "Where"],
+            interactive=False,
+            wrap=True,
+            show_search="search",
+            max_height=420,
+            column_widths=["10%", "40%", "13%", "15%", "22%"],
+            elem_id="cue-catalogue",
+        )
+
+        def pick(event: gr.SelectData) -> tuple[str, str]:
+            cue = rows[event.index[0]][1] if event.index else ""
+            return cue, check(cue) if cue else ""
+
+        table.select(pick, outputs=[box, result], api_visibility="private")

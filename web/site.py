@@ -1,0 +1,159 @@
+"""The whole served site: the API and embeddable pages, guarded, with the Gradio chat at /.
+
+create_site() builds it (tests use it without a server); serve() runs it with uvicorn,
+sized for a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline  # Swagger UI served locally, not from a CDN
+
+from retrieval.assistant import Assistant
+from web.api import add_error_handlers, router
+from web.feedback import FeedbackStore
+from web.gradio_ui import create_ui
+from web.guard import Guard, OriginPolicy, json_cors, timely_http
+from web.pages import STATIC, Pages, add_pages
+from web.rates import RATE_NOUNS, rate_rule, site_limiter
+from web.settings import SiteSettings
+
+
+def create_api(assistant: Assistant, settings: SiteSettings, store: FeedbackStore) -> FastAPI:
+    """The HTTP API and the embeddable chat, without Gradio: /api/*, /embed, /widget.js, /demo."""
+    app = FastAPIOffline(
+        title=f"{settings.gym_name} API",
+        description="Grounded answers about the hip hinge, quoted verbatim from the articles.",
+        version="1",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        static_url="/docs-static",
+    )
+    app.state.assistant, app.state.settings, app.state.store = assistant, settings, store
+    add_error_handlers(app)
+    app.include_router(router)
+    pages = Pages.load(
+        STATIC,
+        settings.gym_name,
+        settings.accent,
+        settings.welcome,
+        settings.examples,
+        OriginPolicy(settings.allowed_origins).allowed,
+    )
+    add_pages(app, pages)
+    return app
+
+
+def create_site(
+    assistant: Assistant,
+    settings: SiteSettings,
+    store: FeedbackStore,
+    private: Iterable[Path] = (),
+) -> FastAPI:
+    """Everything one server answers: the API and widget, guarded, with the Gradio chat at /.
+
+    `private` are directories no URL may serve a file from (the repo, the index, the log's).
+    """
+    app = create_api(assistant, settings, store)
+    limiter = app.state.limiter = site_limiter(settings.rate_limit, settings.feedback_rate_limit)
+    # Gradio's own loader for the <gradio-app> web component (see the README).
+    component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+    app.get("/gradio.js", include_in_schema=False)(
+        lambda: FileResponse(component, media_type="text/javascript")
+    )
+    # The chat takes no files; Gradio would otherwise store anyone's uploads and serve them
+    # back from this site under /gradio_api/file=.
+    app.post("/gradio_api/upload", include_in_schema=False)(
+        lambda: JSONResponse({"error": "this chat takes no uploads."}, status_code=403)
+    )
+    policy = OriginPolicy(settings.allowed_origins)
+    app.add_middleware(
+        Guard,
+        origins=policy,
+        limiter=limiter,
+        rule_for=rate_rule,
+        max_body=lambda path: (
+            settings.max_body_bytes if path.startswith("/api/") else settings.max_chat_body_bytes
+        ),
+        nouns=RATE_NOUNS,
+        body_timeout=settings.client_timeout,
+    )
+    # Added last, so outermost: the guard's 429 and 413 answers still carry CORS headers and
+    # an allowed page can read them. Gradio sees this middleware and adds no CORS of its own.
+    app.add_middleware(
+        json_cors(),
+        allow_origins=list(policy.allowed),
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],  # Gradio's client sends its own headers (web component)
+        expose_headers=["X-Answer-Id", "Retry-After"],
+        allow_credentials=True,
+        max_age=600,
+    )
+    demo = create_ui(assistant, settings, store, limiter)
+    # The Assistant's own limit (serve) keeps the CPU-bound part of answers, chat and API
+    # together, to answer_slots at once. Most of a chat turn is not that part: it is Gradio
+    # streaming the turn through the event loop that the API shares (or, with a language
+    # model, waiting for the endpoint). With only answer_slots turns in flight, API traffic
+    # left the chat waiting: 25 API + 25 chat clients (bench/load.py) got the chat 5.3
+    # answers/s at p50 5.1 s; with four times as many, 12.3/s at p50 2.0 s (API 35 -> 22/s,
+    # p95 0.7 -> 1.0 s).
+    demo.queue(default_concurrency_limit=settings.answer_slots * 4)
+    blocked = {str(Path(p).resolve()) for p in (*private, settings.db.parent)}
+    site = gr.mount_gradio_app(
+        app,
+        demo,
+        path="/",
+        footer_links=["api"],
+        show_error=False,
+        allowed_paths=[],
+        blocked_paths=sorted(blocked),  # no file of the repo, index or log via /gradio_api/file=
+        max_file_size="1kb",  # the chat takes no uploads
+        ssr_mode=False,
+        mcp_server=False,
+        run_history=False,
+        pwa=False,
+        js=(STATIC / "chat.js").read_text("utf-8"),
+    )
+    # Gradio checks the files an event may copy to its cache (only uploads in, nothing from
+    # blocked_paths out) only once it thinks it has launched, which mounting never records:
+    # without this, a crafted chat history could have any readable file served back.
+    demo.has_launched = True
+    return site
+
+
+def serve(site: FastAPI, settings: SiteSettings) -> None:
+    """Serve a site built by create_site with uvicorn."""
+    print(f"serving {settings.gym_name} on http://{settings.host}:{settings.port}", file=sys.stderr)
+    # Sizing for a 2-core server:
+    # - one process (uvicorn's default): Gradio's queue and its event streams live in process
+    #   memory, and the model is loaded once; a second worker would split chats across
+    #   processes and double the memory without adding cores;
+    # - answers run in threads (FastAPI's pool for the API, Gradio's for the chat), at most
+    #   answer_slots (2) at once, each with one inference thread (HINGECOACH_THREADS=1): two
+    #   answers on two cores; further requests wait their turn instead of slowing everyone;
+    # - limit_concurrency: past 200 open connections (each chat page holds an event stream)
+    #   new ones get 503 at once rather than piling up;
+    # - proxy headers are trusted from a reverse proxy on this machine only, so the rate
+    #   limit keys on the visitor's address, not the proxy's;
+    # - no access log: it would write client addresses in clear.
+    uvicorn.run(
+        site,
+        host=settings.host,
+        port=settings.port,
+        limit_concurrency=200,
+        timeout_keep_alive=5,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        http=timely_http(settings.client_timeout),
+    )
