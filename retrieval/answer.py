@@ -9,13 +9,24 @@ from itertools import zip_longest
 
 import numpy as np
 
+from retrieval.bridge import article_terms, bridge, everyday_terms, unfamiliar
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
-from retrieval.followup import Resolved, resolve
+from retrieval.followup import Resolved, refers_to_subject, resolve
+from retrieval.health import (
+    CONDITION,
+    NOTE,
+    REFUSAL_NOTE,
+    health_words,
+    is_health,
+    prototype_vectors,
+)
 from retrieval.index import Index, per_index
 from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
 from retrieval.records import Answer, Citation
-from retrieval.scope import OUT_OF_SCOPE, off_topic, topic_vectors
+from retrieval.rerank import best_units, features, scores
+from retrieval.roles import intent
+from retrieval.scope import OUT_OF_SCOPE, asked_out_of_scope, off_topic, topic_vectors
 from retrieval.search import Hit, search
 from retrieval.text import clean_input, stems
 from retrieval.vocabulary import (
@@ -29,6 +40,7 @@ from retrieval.vocabulary import (
 )
 
 MAX_QUESTION_CHARS = 1000
+MAX_QUOTE_CHARS = 300  # a quote a visitor reads at a glance
 
 
 @dataclass(frozen=True)
@@ -48,31 +60,14 @@ class AnswerSettings:
     max_chars: int = 420  # what a reader is handed at most, all quotes together (one at least)
     both_margin: float = 0.10  # the other article is cited when its best is this close to the top
     context_weight: float = 0.4  # weight of the earlier question's words in a follow-up
+    everyday: bool = True  # everyday names of the body to the articles' (bridge.EVERYDAY)
+    everyday_dense: bool = False  # ... in the embedded question too: measured worse
+    bridge: bool = False  # bridge by embedding: measured no better (see README)
+    rerank: bool = False  # the learned reranker (rerank.py): measured, not better on all sets
+    bridge_cosine: float = 0.66
+    bridge_weight: float = 1.0  # of a bridged term, next to the question's own words
     weights: Weights = field(default_factory=Weights)
     out_of_scope: tuple[str, ...] = OUT_OF_SCOPE
-
-
-_PAIN = re.compile(
-    r"\b(?:pain|painful|hurts?|hurting|injur\w*|ache|aches|aching|sore(?:ness)?|sciatica|"
-    r"herniat\w*|numb\w*|tingl\w*|sprain\w*|strain(?:ed)?|pulled|tweak\w*)\b",
-    re.IGNORECASE,
-)
-# Diagnoses and injuries. When a question names one that the articles never mention, no quote
-# about the hinge in general answers it ("I have sciatica, can I deadlift?"): it is refused.
-_CONDITION = re.compile(
-    r"\b(?:sciatica|herniat\w*|bulging|discs?|disks?|arthritis|osteo\w*|scoliosis|"
-    r"stenosis|spondyl\w*|tendinitis|tendonitis|bursitis|fractur\w*|surgery|surgeries|"
-    r"torn|tears?|ruptur\w*|hernias?|diastasis|prolapse|labral|meniscus|acl|mcl)\b",
-    re.IGNORECASE,
-)
-MEDICAL_NOTE = (
-    "This is general coaching information from the articles, not medical advice: "
-    "for pain or an injury, see a doctor or physical therapist."
-)
-MEDICAL_REFUSAL_NOTE = (
-    "The articles give no medical advice: for pain or an injury, see a doctor or physical "
-    "therapist."
-)
 
 
 def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = None) -> None:
@@ -81,6 +76,9 @@ def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = 
     normalise_question("warm up", lexicon(index))
     specificity("warm")
     topic_vectors(embedder, settings.out_of_scope)
+    prototype_vectors(embedder)
+    corpus_text(index)
+    article_terms(index, embedder)
 
 
 def clean_question(question: str) -> str:
@@ -120,38 +118,142 @@ def _embeddable(question: str, lex: Lexicon) -> str:
 
 
 def _query(
-    resolved: Resolved, index: Index, lex: Lexicon, embedder: Embedder, settings: AnswerSettings
+    resolved: Resolved,
+    index: Index,
+    lex: Lexicon,
+    embedder: Embedder,
+    settings: AnswerSettings,
+    cited: frozenset[int],
 ) -> Query:
     """Embed the question and weigh its words; a follow-up also brings its earlier question.
 
-    A follow-up is embedded alone and with the question it continues, in one call; the two
-    vectors are summed to search with, and the passages the earlier question's own answer
-    cites mark the section the follow-up most likely asks about.
+    The question's phrases that the articles never use are embedded in the same call and
+    bridged to the nearest article terms, which join its words and its vector. A follow-up
+    is embedded alone and with the question it continues; the two vectors are summed to
+    search with, and the passages the earlier answer cited mark the section the follow-up
+    most likely asks about.
     """
+    terms = article_terms(index, embedder)
+    asked = unfamiliar(resolved.question, terms.words) if settings.bridge else []
+    texts = [_embeddable(resolved.question, lex)]
+    if resolved.followup:
+        texts.insert(0, _embeddable(resolved.context, lex))
+    vectors = embedder.encode(texts + asked)
+    bridged = bridge(asked, vectors[len(texts) :], terms, settings.bridge_cosine)
+    named = everyday_terms(resolved.question, terms.words) if settings.everyday else []
+    extra = " ".join(dict.fromkeys(named + bridged))
     own = query_terms(resolved.question, lex)
+    for term, weight in query_terms(extra, lex, settings.bridge_weight).items():
+        own[term] = max(own.get(term, 0.0), weight)
+    alone = vectors[len(texts) - 1]
+    if named and settings.everyday_dense:
+        alone = alone + settings.bridge_weight * embedder.encode([" ".join(named)])[0]
+        alone = alone / (float(np.linalg.norm(alone)) or 1.0)
+    if bridged:
+        rows = [terms.terms.index(t) for t in bridged]
+        alone = alone + settings.bridge_weight * terms.vectors[rows].sum(axis=0)
+        alone = alone / (float(np.linalg.norm(alone)) or 1.0)
+    # What the question asks; a follow-up that does not say ("and my feet?") keeps the intent
+    # of the question it continues.
+    wanted = intent(resolved.question) or intent(resolved.context)
     if not resolved.followup:
-        return Query(embedder.encode([_embeddable(resolved.question, lex)])[0], own)
-    earlier, alone = embedder.encode(
-        [_embeddable(t, lex) for t in (resolved.context, resolved.question)]
-    )
+        return Query(alone, own, intent=wanted, extra=extra)
+    earlier = vectors[0]
     together = earlier + alone
     together /= float(np.linalg.norm(together)) or 1.0
     before = query_terms(resolved.context, lex)
-    _, _, spans = _rank(index, lex, Query(earlier, before), resolved.context, settings)
-    cited = frozenset(index.sentences[span.first].chunk_id for span in spans)
-    terms = {t: v * settings.context_weight for t, v in before.items()}
-    terms.update({t: max(v, terms.get(t, 0.0)) for t, v in own.items()})
-    return Query(together, terms, alone, own, cited)
+    if not cited:  # the caller did not say what the earlier answer quoted: find it again
+        _, _, spans = _rank(index, lex, Query(earlier, before), resolved.context, settings)
+        cited = frozenset(index.sentences[span.first].chunk_id for span in spans)
+    weights = {t: v * settings.context_weight for t, v in before.items()}
+    weights.update({t: max(v, weights.get(t, 0.0)) for t, v in own.items()})
+    return Query(together, weights, alone, own, cited, wanted, extra)
 
 
 def _rank(
-    index: Index, lex: Lexicon, query: Query, text: str, settings: AnswerSettings
+    index: Index,
+    lex: Lexicon,
+    query: Query,
+    text: str,
+    settings: AnswerSettings,
+    exclude: frozenset[int] = frozenset(),
 ) -> tuple[list[Hit], list[Scored], list[Span]]:
-    """Passages by hybrid search, their sentences scored, and the quotes picked."""
-    hits = search(index, query.vector, text, k=settings.passages)
+    """Passages by hybrid search, their sentences scored (but the excluded), the quotes picked."""
+    hits = search(index, query.vector, f"{text} {query.extra}".strip(), k=settings.passages)
     scored = score_sentences(index, lex, hits, query, settings.weights)
-    spans = pick(index, scored, settings.k, settings.margin, settings.max_chars)
-    return hits, scored, other_article(index, scored, spans, settings.k, settings.both_margin)
+    scored = [x for x in scored if x.sentence_id not in exclude]
+    spans = pick(index, scored, settings.k, settings.margin, settings.max_chars, exclude)
+    spans = other_article(index, scored, spans, settings.k, settings.both_margin, exclude)
+    return hits, scored, spans
+
+
+@per_index
+def _sentence_table(index: Index) -> tuple[dict[str, int], np.ndarray]:
+    """Document id per source, and (doc, start, end) per sentence, for matching citations."""
+    docs = {d.source: d.doc_id for d in index.documents}
+    rows = np.array(
+        [(index.chunks[s.chunk_id].doc_id, s.start, s.end) for s in index.sentences], dtype=int
+    ).reshape(-1, 3)
+    return docs, rows
+
+
+def quoted_before(index: Index, cited: Sequence[Citation]) -> frozenset[int]:
+    """The sentences an earlier answer quoted (by source and offsets)."""
+    docs, rows = _sentence_table(index)
+    found: set[int] = set()
+    for c in cited:
+        doc = docs.get(c.source)
+        if doc is None or not len(rows):
+            continue
+        hit = (rows[:, 0] == doc) & (rows[:, 1] < c.end) & (rows[:, 2] > c.start)
+        found.update(np.flatnonzero(hit).tolist())
+    return frozenset(found)
+
+
+@per_index
+def corpus_text(index: Index) -> str:
+    """All the articles' kept text, lower-cased: what they mention at all."""
+    return " ".join(c.text for c in index.chunks).lower()
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One question's retrieval: what was searched, the passages found, the quotes chosen."""
+
+    text: str  # the question, cleaned
+    resolved: Resolved
+    query: Query
+    hits: list[Hit]
+    scored: list[Scored]  # sentences of the passages, best first (evidence for refusing)
+    spans: list[Span]  # the quotes, best first
+    before: frozenset[int]  # sentences the answer before this one quoted
+
+
+def retrieve(
+    question: str,
+    index: Index,
+    embedder: Embedder,
+    history: list[str] | None = None,
+    settings: AnswerSettings | None = None,
+    cited: Sequence[Citation] = (),
+) -> Retrieval:
+    """Resolve the question in its conversation, search, and choose the quotes."""
+    settings = settings or AnswerSettings()
+    text = clean_question(question)
+    lex = lexicon(index)
+    earlier = [normalise_question(h, lex) for h in clean_history(history)]
+    resolved = resolve(normalise_question(text, lex), earlier)
+    before = quoted_before(index, cited)  # a conversation never quotes the same twice
+    cited_chunks = frozenset(index.sentences[i].chunk_id for i in before)
+    query = _query(resolved, index, lex, embedder, settings, cited_chunks)
+    hits, scored, spans = _rank(index, lex, query, resolved.text, settings, before)
+    if settings.rerank and scored:
+        pipeline = {x.sentence_id: x.score for x in scored}
+        candidates, matrix = features(index, lex, embedder, hits, query, before, pipeline)
+        if len(candidates):
+            best = best_units(candidates, scores(matrix), settings.k)
+            spans = [Span(unit.first, unit.last, value) for unit, value in best]
+    return Retrieval(text, resolved, query, hits, scored, spans, before)
 
 
 def answer(
@@ -160,23 +262,42 @@ def answer(
     embedder: Embedder,
     history: list[str] | None = None,
     settings: AnswerSettings | None = None,
+    cited: Sequence[Citation] = (),
 ) -> Answer:
-    """Answer one question from the index, quoting the sentences that answer it."""
+    """Answer one question from the index, quoting the sentences that answer it.
+
+    `history` holds the earlier questions, oldest first; `cited`, what the answer before this
+    one quoted: a follow-up moves on from it instead of repeating it.
+    """
     settings = settings or AnswerSettings()
-    text = clean_question(question)
+    found = retrieve(question, index, embedder, history, settings, cited)
+    return decide(found, index, embedder, settings, question)
+
+
+def decide(
+    found: Retrieval, index: Index, embedder: Embedder, settings: AnswerSettings, question: str
+) -> Answer:
+    """The cited answer, or a refusal, from one retrieval."""
+    text, resolved, query, hits, scored = (
+        found.text,
+        found.resolved,
+        found.query,
+        found.hits,
+        found.scored,
+    )
     lex = lexicon(index)
-    earlier = [normalise_question(h, lex) for h in clean_history(history)]
-    resolved = resolve(normalise_question(text, lex), earlier)
-    query = _query(resolved, index, lex, embedder, settings)
-    hits, scored, spans = _rank(index, lex, query, resolved.text, settings)
     own = query.own_vector if query.own_vector is not None else query.vector
     nearest_off_topic = off_topic(own, embedder, settings.out_of_scope)
     # A question ("Why?") or a bracketed aside in the articles is no evidence of an answer.
     best = max((x.evidence for x in scored if lex.quotable[x.sentence_id]), default=0.0)
-    names_topic = lex.topic_name in stems(resolved.question)
+    names_topic = lex.topic_name in stems(resolved.question) or refers_to_subject(resolved.question)
     evidence = best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
+    out_of_scope = asked_out_of_scope(text, corpus_text(index))
+    unmentioned = _unmentioned_condition(text, lex)
     debug = {
         "query": resolved.text,
+        "bridged": query.extra,
+        "intent": query.intent,
         "followup": resolved.followup,
         "best_sentence": best,
         "max_cosine": max((x.cosine for x in scored), default=0.0),
@@ -186,20 +307,27 @@ def answer(
         "best_passage": max((h.dense for h in hits), default=0.0),
         "off_topic": nearest_off_topic,
         "evidence": evidence,
+        "out_of_scope": out_of_scope,
+        "unmentioned_condition": unmentioned,
     }
-    unmentioned = _unmentioned_condition(text, lex)
-    debug["unmentioned_condition"] = unmentioned
     refused = (
         not scored
+        or not found.spans
         or evidence < settings.min_evidence
         or best < settings.min_best
         or bool(unmentioned)
+        or bool(out_of_scope)
     )
-    citations = [] if refused else _citations(index, spans)
-    body = abstention(index) if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    # Refused or not, a question about pain, an injury or a diagnosis gets the note.
-    medical = bool(_PAIN.search(text) or _CONDITION.search(text))
-    notice = (MEDICAL_REFUSAL_NOTE if refused else MEDICAL_NOTE) if medical else None
+    citations = [] if refused else _citations(index, found.spans)
+    if refused and found.before and not (out_of_scope or unmentioned):
+        body = nothing_new(index)
+    else:
+        body = abstention(index) if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    # Refused or not, a question about health gets the note.
+    medical = is_health(text, own, embedder) or (
+        resolved.followup and health_words(resolved.context)
+    )
+    notice = (REFUSAL_NOTE if refused else NOTE) if medical else None
     return Answer(
         question=question,
         answer=f"{body}\n\n{notice}" if notice else body,
@@ -212,24 +340,35 @@ def answer(
 
 def _unmentioned_condition(question: str, lex: Lexicon) -> str:
     """The first diagnosis or injury the question names that no article mentions, else ""."""
-    for match in _CONDITION.finditer(question):
+    for match in CONDITION.finditer(question):
         if match.group(0).lower() not in lex.vocabulary:
             return match.group(0)
     return ""
 
 
 def _citations(index: Index, spans: list[Span]) -> list[Citation]:
-    return [
-        citation(
-            index,
-            n,
-            index.sentences[span.first].chunk_id,
-            index.sentences[span.first].start,
-            index.sentences[span.last].end,
-            span.score,
-        )
-        for n, span in enumerate(spans, start=1)
-    ]
+    out = []
+    for n, span in enumerate(spans, start=1):
+        chunk_id = index.sentences[span.first].chunk_id
+        start, end = index.sentences[span.first].start, index.sentences[span.last].end
+        doc = index.chunks[chunk_id].doc_id
+        end = start + len(fitted(index.quote(doc, start, end)))
+        out.append(citation(index, n, chunk_id, start, end, span.score))
+    return out
+
+
+_CLAUSE_END = re.compile(r"[.;:!?–—,)](?=\s)")
+
+
+def fitted(quote: str, limit: int = MAX_QUOTE_CHARS) -> str:
+    """The quote cut to at most `limit` characters at its last clause or word boundary (still
+    a verbatim prefix), so a visitor reads it at a glance."""
+    if len(quote) <= limit:
+        return quote
+    head = quote[:limit]
+    ends = [m.end() for m in _CLAUSE_END.finditer(head) if m.end() > limit // 2]
+    cut = ends[-1] if ends else (head.rfind(" ") if " " in head else limit)
+    return head[:cut].rstrip()
 
 
 def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: float) -> Citation:
@@ -265,4 +404,13 @@ def abstention(index: Index) -> str:
     return (
         "I couldn't find that in the articles, so I won't guess. "
         f"They cover the hip hinge: {covered}. Try asking about one of those."
+    )
+
+
+@per_index
+def nothing_new(index: Index) -> str:
+    """A follow-up the articles have nothing more on than the answer before it."""
+    return (
+        "The articles say nothing more on that than the quotes above. "
+        + abstention(index).split(". ", 1)[1]
     )

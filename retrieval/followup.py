@@ -21,6 +21,14 @@ _LEADS = re.compile(
 _REFERS = re.compile(
     r"\b(?:it|its|that|this|those|these|them|they|there|one|ones|same|instead)\b", re.IGNORECASE
 )
+# A question that needs no name for what it asks about: "is it bad if...", "where should I feel
+# this", "the lift", "bending over to pick stuff up". The subject is the articles' own topic.
+_SUBJECT = re.compile(
+    r"\b(?:it|this|that|the lift|this lift|the move|this move|the movement|this movement|"
+    r"the exercise|this exercise|the thing|this thing|bend(?:ing)? (?:over|down)|"
+    r"pick(?:ing)? (?:\w+ )?up)\b",
+    re.IGNORECASE,
+)
 SHORT_CONTENT_WORDS = 3
 MAX_DEPTH = 3  # earlier turns followed back through chains of follow-ups
 
@@ -63,3 +71,8 @@ def resolve(question: str, history: list[str] | None) -> Resolved:
         return Resolved(question)
     previous = resolve(history[-1], history[:-1])
     return Resolved(question, previous.text)
+
+
+def refers_to_subject(question: str) -> bool:
+    """The question points at its subject without naming it ("it", "this", "the lift")."""
+    return bool(_SUBJECT.search(question))

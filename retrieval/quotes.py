@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import Index
+from retrieval.roles import fits, role_table
 from retrieval.search import Hit
 from retrieval.vocabulary import Lexicon
 
@@ -38,6 +39,7 @@ class Weights:
     media: float = 0.10
     aside: float = 0.20
     same_section: float = 0.20  # follow-ups: the sentence shares a section with what was cited
+    role: float = 0.0  # the sentence's role fits what the question asks (roles.fit)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Query:
     own_vector: np.ndarray | None = None  # follow-ups: embedding of the new question alone
     own_terms: dict[str, float] | None = None  # follow-ups: stems of the new question alone
     cited: frozenset[int] = frozenset()  # follow-ups: passages the earlier question cited
+    intent: str = ""  # what the question asks (roles.intent)
+    extra: str = ""  # article terms bridged from the question's everyday words
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,11 @@ def score_sentences(
     if query.own_vector is not None:
         own = index.sentence_vectors[ids] @ query.own_vector
         cosines = (1 - w.own_sentence) * cosines + w.own_sentence * own
+    roles = fits(index, query.intent, ids)
     passage = {hit.chunk_id: hit.dense for hit in hits}
     sections = {_section(index, c) for c in query.cited}
     out = []
-    for sid, cosine in zip(ids.tolist(), cosines.tolist(), strict=True):
+    for sid, cosine, role in zip(ids.tolist(), cosines.tolist(), roles.tolist(), strict=True):
         chunk_id = index.sentences[sid].chunk_id
         words, heading = lex.sentence_stems[sid], lex.heading_stems[chunk_id]
         overlap = _coverage(query.terms, words)
@@ -102,6 +107,7 @@ def score_sentences(
             - w.question * lex.question[sid]
             - w.media * lex.media[sid]
             - w.aside * lex.aside[sid]
+            + w.role * role
         )
         pull = 0.0
         if query.own_terms is not None:
@@ -121,7 +127,12 @@ def _chars(index: Index, first: int, last: int) -> int:
 
 
 def pick(
-    index: Index, scored: list[Scored], k: int, margin: float, budget: int = 10**9
+    index: Index,
+    scored: list[Scored],
+    k: int,
+    margin: float,
+    budget: int = 10**9,
+    exclude: frozenset[int] = frozenset(),
 ) -> list[Span]:
     """The best quotes within `margin` of the top, k at most, `budget` characters in all.
 
@@ -153,7 +164,8 @@ def pick(
     if len(spans) == 1:  # a lone quote may as well carry the sentence that follows it
         only = spans[0]
         fits = _chars(index, only.first, only.last + 1) <= min(MAX_MERGED_CHARS, budget)
-        if _joinable(index, only.last, only.last + 1, 0) and fits:
+        fresh = only.last + 1 not in exclude
+        if _joinable(index, only.last, only.last + 1, 0) and fits and fresh:
             spans[0] = Span(only.first, only.last + 1, only.score)
     return spans
 
@@ -180,10 +192,16 @@ def extent(index: Index, sentence_id: int) -> tuple[int, int]:
     "The posterior chain is important." is explained by the sentences after it.
     """
     first = last = sentence_id
+    roles = role_table(index)
     while True:
         sentence = index.sentences[last]
         length = sentence.end - index.sentences[first].start
-        fragment = len(sentence.text) < FRAGMENT_CHARS or sentence.text.endswith((":", "?"))
+        announces = "announcement" in roles[last] and length < MAX_MERGED_CHARS
+        fragment = (
+            len(sentence.text) < FRAGMENT_CHARS
+            or sentence.text.endswith((":", "?"))
+            or announces  # "There are two major differences.": quoted with what it announces
+        )
         if length >= SHORT_QUOTE_CHARS and not fragment:
             return first, last
         # "Why?" and a lead-in ("Here are three coaching cues...:") are answered by what
@@ -210,7 +228,12 @@ def _joinable(index: Index, a: int, b: int, newlines: int) -> bool:
 
 
 def other_article(
-    index: Index, scored: list[Scored], spans: list[Span], k: int, margin: float
+    index: Index,
+    scored: list[Scored],
+    spans: list[Span],
+    k: int,
+    margin: float,
+    exclude: frozenset[int] = frozenset(),
 ) -> list[Span]:
     """Both articles are cited when the other one's best sentence is close to the top."""
     if not spans:
@@ -218,7 +241,7 @@ def other_article(
     docs = {index.chunks[index.sentences[s.first].chunk_id].doc_id for s in spans}
     for item in scored:
         doc = index.chunks[index.sentences[item.sentence_id].chunk_id].doc_id
-        if doc in docs:
+        if doc in docs or item.sentence_id in exclude:
             continue
         if item.score >= scored[0].score - margin:
             first, last = extent(index, item.sentence_id)

@@ -9,6 +9,7 @@ questions; each is embedded once per model and compared with the question's one 
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -63,3 +64,72 @@ def off_topic(vector: np.ndarray, embedder: Embedder, topics: tuple[str, ...]) -
     if not topics:
         return 0.0
     return float(np.max(topic_vectors(embedder, topics) @ vector))
+
+
+# Explicit out-of-scope intents, in general language (any gym's coaching articles skip these):
+# a question that asks one of them is refused however many words it shares with an article.
+INTENTS: dict[str, re.Pattern[str]] = {
+    "gym business": re.compile(
+        r"\b(?:price|prices|pricing|cost|costs|how much (?:is|does|do|are)(?! (?:my|the|your) "
+        r"(?:knees?|hips?|back|spine|torso|chest|weight))|membership|fees?|subscription|"
+        r"discount|opening hours|open(?:ing)? (?:on|at|times?)|what time do|do (?:u|you) "
+        r"(?:guys )?open|close on|parking|address|located|location|book(?:ing)?|sign(?:ing)? up|"
+        r"free trial|trial (?:class|session)|guest pass|bring a friend|personal trainer|"
+        r"one month|per month|\$\d)\b",
+        re.IGNORECASE,
+    ),
+    "nutrition": re.compile(
+        r"\b(?:eat|eating|food|foods|diet|protein|calories?|creatine|supplements?|"
+        r"pre-?workout|carbs?|meals?|snack|vitamins?|belly fat|lose (?:weight|fat)|"
+        r"weight loss|fat loss|burn(?:s|ing)? fat)\b",
+        re.IGNORECASE,
+    ),
+    "programming": re.compile(
+        r"\b(?:sets? (?:and|&|n) reps?|how many (?:sets|reps)|reps? (?:should|do)|"
+        r"rest (?:between|in between)|how long (?:should i |do i )?rest|how heavy|"
+        r"how much weight|what weight should|(?:days?|times) (?:a|per) week|"
+        r"workout (?:plan|program|split)|training (?:plan|program|split)|one rep max|1rm|"
+        r"how long (?:till|until|before) i see|see results)\b",
+        re.IGNORECASE,
+    ),
+    "medication": re.compile(
+        r"\b(?:ibuprofen|advil|tylenol|aspirin|paracetamol|acetaminophen|painkillers?|"
+        r"pain killers?|medications?|meds|pills?|steroids?|injections?)\b",
+        re.IGNORECASE,
+    ),
+    "gear": re.compile(
+        r"\b(?:belts?|shoes|sneakers|footwear|straps|chalk|gloves|wraps|knee sleeves|"
+        r"lifting gear|barefoot shoes)\b",
+        re.IGNORECASE,
+    ),
+}
+# Exercises people ask a gym chat about, by the words that name them; one the articles never
+# name (searched in their text) is another exercise the articles don't teach.
+EXERCISES = re.compile(
+    r"\b(?:bench(?:ing| press(?:ing)?)?|pull[- ]?ups?|chin[- ]?ups?|push[- ]?ups?|"
+    r"hip thrusts?|glute bridges?|lunges?|leg press(?:es)?|curls?|planks?|burpees?|"
+    r"overhead press|shoulder press|lat pulldowns?|rows?|snatch(?:es)?|clean and jerk|"
+    r"thrusters?|sit[- ]?ups?|crunches|box jumps?|step[- ]?ups?|dips|running|jogging|"
+    r"cycling|swimming|yoga|pilates|zumba|spin class|stretch(?:es|ing routine)|"
+    r"sumo(?: deadlifts?)?|(?:rdl|deadlift|squat|swing|hinge) variations?)\b",
+    re.IGNORECASE,
+)
+
+
+def _mentioned(phrase: str, corpus_text: str) -> bool:
+    return re.search(rf"\b{re.escape(phrase.lower())}\b", corpus_text) is not None
+
+
+def asked_out_of_scope(question: str, corpus_text: str) -> str:
+    """The out-of-scope intent the question asks ("nutrition", "other exercise"), else "".
+
+    What the articles themselves mention (as a whole word) is left to the evidence.
+    """
+    for name, pattern in INTENTS.items():
+        match = pattern.search(question)
+        if match and not _mentioned(match.group(0), corpus_text):
+            return name
+    for match in EXERCISES.finditer(question):
+        if not _mentioned(match.group(0), corpus_text):
+            return "other exercise"
+    return ""

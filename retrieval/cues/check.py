@@ -56,7 +56,7 @@ _BARRIER = re.compile(r"[,;:()\[\]–—=/]|\s-\s")
 
 @dataclass(frozen=True)
 class CueSettings:
-    """Thresholds of the cue check (calibrated on retrieval/evaluation/data/cues.json; see README)."""
+    """Thresholds of the cue check (calibrated on evaluation/data/cues.json; see README)."""
 
     close_cosine: float = 0.50  # close: this similar, sharing one action/amount word...
     close_cosine_two: float = 0.35  # ...or this similar, sharing two

@@ -2,7 +2,12 @@
 
 A question set is JSONL, one object a line:
   {"question": "...", "kind": "answerable" | "unanswerable" | "followup",
-   "gold": ["key phrase copied verbatim from an article", ...], "history": ["earlier question"]}
+   "gold": ["key phrase copied verbatim from an article", ...], "history": ["earlier question"],
+   "health": true}
+or a whole conversation, whose turns are asked in order, each with the earlier answers' quotes:
+  {"kind": "conversation", "turns": [{"question": "...", "gold": [...], "health": false}, ...]}
+"health" marks a question about pregnancy, pain, an injury, a condition or whether something is
+safe for the body: its answer (or refusal) must carry the not-medical-advice note.
 
 A citation is right when one of the question's gold phrases appears in its quote (case,
 whitespace and curly quotes aside). Metrics, per system:
@@ -11,6 +16,10 @@ whitespace and curly quotes aside). Metrics, per system:
   abstain / false     share of unanswerable questions refused / of answerable ones refused
   follow-up Hit@3     follow-ups (with history) with a right quote in the first three
   junk@1              unanswerable questions whose top passage is not article text (reviews...)
+  note                health questions whose reply carries the not-medical-advice note
+  turn@3              conversation turns (the first included) with a right quote in the first three
+  repeat              follow-up turns that quote again what the turn before quoted
+  >300                quotes longer than 300 characters
   AUC                 how well the confidence score tells answerable questions from the rest
 Baselines never abstain on their own; their refusal figures use the cutoff on their top score
 that best separates the two kinds on this very set (an optimistic, hindsight cutoff), and their
@@ -33,8 +42,10 @@ from retrieval.embedder import Embedder
 from retrieval.errors import QuestionSetError
 from retrieval.evaluation.baselines import Baseline, default_baselines
 from retrieval.index import Index
+from retrieval.records import Citation
 
 KINDS = ("answerable", "unanswerable", "followup")
+MAX_QUOTE_CHARS = 300  # a quote a visitor reads at a glance
 OURS = "hingecoach (hybrid, sentence quotes)"
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\xa0": " "})
 
@@ -47,6 +58,8 @@ class LabelledQuestion:
     kind: str
     gold: tuple[str, ...] = ()
     history: tuple[str, ...] = ()
+    health: bool = False
+    conversation: int = -1  # which conversation of the set this turn belongs to (-1: none)
 
     @property
     def answerable(self) -> bool:
@@ -62,6 +75,8 @@ class Outcome:
     score: float  # confidence: our evidence, or a baseline's top passage score
     abstained: bool
     junk: bool = False
+    noted: bool = False  # the reply carries the not-medical-advice note
+    repeated: bool = False  # a follow-up turn quoting again what the turn before quoted
 
     @property
     def rank(self) -> int | None:
@@ -90,6 +105,10 @@ class SystemScores:
     false_abstention: float
     followup_hit3: float
     junk: float
+    note: float  # health questions with the note (ours only; baselines give no note)
+    turn_hit3: float
+    repeated: float
+    long_quotes: float  # share of quotes over 300 characters
     separation: float  # ROC AUC of the confidence score, answerable vs not (0.5 = chance)
     cutoff: float
 
@@ -121,16 +140,19 @@ class QualityReport:
         c = self.counts
         out = [
             f"{c['answerable']} answerable, {c['unanswerable']} unanswerable, "
-            f"{c['followup']} follow-up questions",
+            f"{c['followup']} follow-up questions, {c.get('turns', 0)} conversation turns, "
+            f"{c.get('health', 0)} health questions",
             "",
-            f"{'system':<36} {'k':>2} {'Hit@1':>6} {'Hit@3':>6} {'MRR':>6} {'chars@3':>8} "
-            f"{'abstain':>8} {'false':>6} {'follow@3':>9} {'junk@1':>7} {'AUC':>5}",
+            f"{'system':<36} {'k':>2} {'Hit@1':>6} {'Hit@3':>6} {'MRR':>5} {'chars@3':>7} "
+            f"{'abstain':>7} {'false':>6} {'follow@3':>8} {'turn@3':>6} {'repeat':>6} "
+            f"{'note':>5} {'>300':>5} {'junk@1':>6} {'AUC':>5}",
         ]
         for s in self.systems:
             out.append(
-                f"{s.name:<36} {s.k:>2} {s.hit1:>6.2f} {s.hit3:>6.2f} {s.mrr:>6.2f} "
-                f"{s.chars:>8.0f} {s.abstention:>8.2f} {s.false_abstention:>6.2f} "
-                f"{s.followup_hit3:>9.2f} {s.junk:>7.2f} {s.separation:>5.2f}"
+                f"{s.name:<36} {s.k:>2} {s.hit1:>6.2f} {s.hit3:>6.2f} {s.mrr:>5.2f} "
+                f"{s.chars:>7.0f} {s.abstention:>7.2f} {s.false_abstention:>6.2f} "
+                f"{s.followup_hit3:>8.2f} {s.turn_hit3:>6.2f} {s.repeated:>6.2f} "
+                f"{s.note:>5.2f} {s.long_quotes:>5.2f} {s.junk:>6.2f} {s.separation:>5.2f}"
             )
         ours = self.systems[0]
         out += [
@@ -166,20 +188,43 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
         lines = Path(path).read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionSetError(f"cannot read the question set {path} ({exc}).") from exc
-    questions = [
-        _parse(line, f"{path}, line {n}") for n, line in enumerate(lines, start=1) if line.strip()
-    ]
+    questions: list[LabelledQuestion] = []
+    conversations = 0
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {n}"
+        data = _json(line, where)
+        if data.get("kind") != "conversation":
+            questions.append(_parse(data, where))
+            continue
+        turns = data.get("turns")
+        if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
+            raise QuestionSetError(f'{where}: a conversation needs a list of "turns" objects.')
+        asked: list[str] = []
+        for number, turn in enumerate(turns):
+            kind = "followup" if number else "answerable"
+            parsed = _parse({**turn, "kind": kind, "history": list(asked)}, where)
+            questions.append(replace(parsed, conversation=conversations))
+            asked.append(parsed.question)
+        conversations += 1
     if not questions:
         raise QuestionSetError(f"the question set {path} has no questions.")
     return questions
 
 
-def _parse(line: str, where: str) -> LabelledQuestion:
+def _json(line: str, where: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise QuestionSetError(f"{where}: invalid JSON ({exc.msg}).") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+    if not isinstance(data, dict):
+        raise QuestionSetError(f"{where}: each line must be a JSON object.")
+    return data
+
+
+def _parse(data: dict[str, Any], where: str) -> LabelledQuestion:
+    if not isinstance(data.get("question"), str):
         raise QuestionSetError(f'{where}: each line needs a "question" string.')
     kind = data.get("kind", "answerable" if data.get("gold") else "unanswerable")
     gold, history = data.get("gold") or [], data.get("history") or []
@@ -190,18 +235,29 @@ def _parse(line: str, where: str) -> LabelledQuestion:
             raise QuestionSetError(f'{where}: "{name}" must be a list of strings.')
     if (kind != "unanswerable") != bool(gold):
         raise QuestionSetError(f"{where}: answerable questions need gold phrases, others none.")
-    return LabelledQuestion(data["question"], kind, tuple(gold), tuple(history))
+    health = data.get("health", False)
+    if not isinstance(health, bool):
+        raise QuestionSetError(f'{where}: "health" must be true or false.')
+    return LabelledQuestion(data["question"], kind, tuple(gold), tuple(history), health)
 
 
 def run_ours(
     index: Index, embedder: Embedder, questions: list[LabelledQuestion], settings: AnswerSettings
 ) -> list[Outcome]:
-    """Every question through the real answering pipeline, history included."""
+    """Every question through the real answering pipeline, history included; a conversation's
+    turns in order, each given what the turn before it quoted."""
     outcomes = []
+    before: tuple[int, list[Citation]] = (-1, [])
     for q in questions:
-        result = answer(q.question, index, embedder, list(q.history), settings)
+        cited = before[1] if q.conversation >= 0 and before[0] == q.conversation else []
+        result = answer(q.question, index, embedder, list(q.history), settings, cited)
         quotes = [c.quote for c in result.citations]
-        outcomes.append(Outcome(q, quotes, float(result.debug["evidence"]), result.abstained))
+        earlier = {(c.source, c.start, c.end) for c in cited}
+        repeated = any((c.source, c.start, c.end) in earlier for c in result.citations)
+        noted = result.notice is not None
+        evidence = float(result.debug["evidence"])
+        outcomes.append(Outcome(q, quotes, evidence, result.abstained, False, noted, repeated))
+        before = (q.conversation, result.citations)
     return outcomes
 
 
@@ -243,6 +299,8 @@ def score_system(
     by_id = {id(o): r for o, r in zip(outcomes, refused, strict=True)}
     answered = [o for o in answerable + followups if not o.abstained]
     ranks = [o.rank for o in answerable]
+    turns = [o for o in outcomes if o.question.conversation >= 0]
+    quotes = [len(q) for o in answered for q in o.quotes]
     return SystemScores(
         name=name,
         k=k,
@@ -254,6 +312,10 @@ def score_system(
         false_abstention=_mean([by_id[id(o)] for o in answerable + followups]),
         followup_hit3=_mean([o.rank is not None and o.rank <= 3 for o in followups]),
         junk=_mean([o.junk and not o.abstained for o in unanswerable]),
+        note=_mean([o.noted for o in outcomes if o.question.health]),
+        turn_hit3=_mean([o.rank is not None and o.rank <= 3 for o in turns]),
+        repeated=_mean([o.repeated for o in turns if o.question.history]),
+        long_quotes=_mean([n > MAX_QUOTE_CHARS for n in quotes]),
         separation=separation(outcomes),
         cutoff=cutoff,
     )
@@ -286,14 +348,19 @@ def _misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     out = []
     for o in outcomes:
         q = o.question
-        if q.answerable and o.rank == 1 or not q.answerable and o.abstained:
+        right = q.answerable and o.rank == 1 or not q.answerable and o.abstained
+        if right and (o.noted or not q.health) and not o.repeated:
             continue
         if not q.answerable:
-            result = "answered"
+            result = "answered" if not o.abstained else "refused"
         elif o.abstained:
             result = "abstained"
         else:
             result = f"right quote at {o.rank}" if o.rank else "no right quote"
+        if q.health and not o.noted:
+            result += ", no health note"
+        if o.repeated:
+            result += ", repeats the turn before"
         out.append(
             {
                 "question": q.question,
@@ -324,7 +391,11 @@ def evaluate_answers(
         outcomes = run_baseline(baseline, questions, vectors)
         rows.append(score_system(baseline.name, baseline.k, outcomes, best_cutoff(outcomes)))
     return QualityReport(
-        counts={kind: sum(q.kind == kind for q in questions) for kind in KINDS},
+        counts={
+            **{kind: sum(q.kind == kind for q in questions) for kind in KINDS},
+            "turns": sum(q.conversation >= 0 for q in questions),
+            "health": sum(q.health for q in questions),
+        },
         systems=rows,
         distributions={
             "answerable": _distribution([o.score for o in ours if o.question.answerable]),
