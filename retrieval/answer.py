@@ -12,7 +12,7 @@ import numpy as np
 from retrieval.bridge import article_terms, bridge, everyday_terms, unfamiliar
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
-from retrieval.followup import Resolved, refers_to_subject, resolve
+from retrieval.followup import Resolved, ordinal, refers_to_subject, resolve
 from retrieval.health import (
     CONDITION,
     NOTE,
@@ -22,7 +22,17 @@ from retrieval.health import (
     prototype_vectors,
 )
 from retrieval.index import Index, per_index
-from retrieval.quotes import Query, Scored, Span, Weights, other_article, pick, score_sentences
+from retrieval.quotes import (
+    Query,
+    Scored,
+    Span,
+    Weights,
+    extent,
+    list_items,
+    other_article,
+    pick,
+    score_sentences,
+)
 from retrieval.records import Answer, Citation
 from retrieval.rerank import best_units, features, scores
 from retrieval.roles import intent
@@ -187,6 +197,17 @@ def _rank(
     return hits, scored, spans
 
 
+def _pointed_item(index: Index, resolved: Resolved, before: frozenset[int]) -> int | None:
+    """The list item a follow-up points at by its place ("the second one?", "and the last?")."""
+    n = ordinal(resolved.question) if resolved.followup and before else None
+    if n is None:
+        return None
+    items = list_items(index, sorted(before))
+    if not items or n > len(items):
+        return None
+    return items[n - 1] if n > 0 else items[-1]
+
+
 @per_index
 def _sentence_table(index: Index) -> tuple[dict[str, int], np.ndarray]:
     """Document id per source, and (doc, start, end) per sentence, for matching citations."""
@@ -227,6 +248,7 @@ class Retrieval:
     scored: list[Scored]  # sentences of the passages, best first (evidence for refusing)
     spans: list[Span]  # the quotes, best first
     before: frozenset[int]  # sentences the answer before this one quoted
+    pointed: bool = False  # the quote is the list item the follow-up pointed at
 
 
 def retrieve(
@@ -241,12 +263,21 @@ def retrieve(
     settings = settings or AnswerSettings()
     text = clean_question(question)
     lex = lexicon(index)
-    earlier = [normalise_question(h, lex) for h in clean_history(history)]
+    asked = clean_history(history)
+    earlier = [normalise_question(h, lex) for h in asked]
     resolved = resolve(normalise_question(text, lex), earlier)
-    before = quoted_before(index, cited)  # a conversation never quotes the same twice
+    # What the answer before quoted is never quoted again. A caller that does not say (an API
+    # client sending questions only) gets the old behaviour: the earlier question's section
+    # is found again in _query, and nothing is excluded.
+    before = quoted_before(index, cited)
     cited_chunks = frozenset(index.sentences[i].chunk_id for i in before)
     query = _query(resolved, index, lex, embedder, settings, cited_chunks)
     hits, scored, spans = _rank(index, lex, query, resolved.text, settings, before)
+    item = _pointed_item(index, resolved, before)
+    if item is not None:  # "the second one?": that item of the list the answer before quoted
+        first, last = extent(index, item)
+        spans = [Span(first, last, 1.0)]
+        return Retrieval(text, resolved, query, hits, scored, spans, before, pointed=True)
     if settings.rerank and scored:
         pipeline = {x.sentence_id: x.score for x in scored}
         candidates, matrix = features(index, lex, embedder, hits, query, before, pipeline)
@@ -310,11 +341,10 @@ def decide(
         "out_of_scope": out_of_scope,
         "unmentioned_condition": unmentioned,
     }
+    weak = not scored or evidence < settings.min_evidence or best < settings.min_best
     refused = (
-        not scored
-        or not found.spans
-        or evidence < settings.min_evidence
-        or best < settings.min_best
+        not found.spans
+        or (weak and not found.pointed)  # "the second one?" needs no evidence of its own
         or bool(unmentioned)
         or bool(out_of_scope)
     )
@@ -386,6 +416,7 @@ def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: f
         score=score,
         heading=chunk.heading,
         passage_start=chunk.start,
+        chunk_id=chunk_id,
     )
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.answer import AnswerSettings, answer, prepare
+from retrieval.answer import AnswerSettings, Retrieval, decide, prepare, retrieve
 from retrieval.cues.catalogue import Catalogue, build_catalogue
 from retrieval.cues.check import CueCheck, CueSettings, check_cue
 from retrieval.cues.units import CueBook, build_cuebook
 from retrieval.embedder import Embedder, vector_space
 from retrieval.index import Index, load_index
-from retrieval.records import Answer
+from retrieval.records import Answer, Citation
 from retrieval.text import valid_text
 
 if TYPE_CHECKING:
@@ -72,17 +72,28 @@ class Assistant:
         with self._lock:
             self._index = fresh
 
-    def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
-        """Answer one question (history: earlier user questions, oldest first)."""
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        cited: Sequence[Citation] = (),
+    ) -> Answer:
+        """Answer one question (history: earlier user questions, oldest first; cited: what
+        the answer before this one quoted, so a follow-up moves on from it)."""
         question, history = _valid(question, history)
         if self.llm is None:
-            return self._extractive(question, history, k)
-        *_, final = self.ask_stream(question, history, k)
+            return self._extractive(question, history, k, cited)[0]
+        *_, final = self.ask_stream(question, history, k, cited)
         assert isinstance(final, Answer)
         return final
 
     def ask_stream(
-        self, question: str, history: list[str] | None = None, k: int | None = None
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        cited: Sequence[Citation] = (),
     ) -> Iterator[Draft | Answer]:
         """Drafts of a model-written answer while it is written, then the answer (always last).
 
@@ -90,28 +101,41 @@ class Assistant:
         """
         question, history = _valid(question, history)
         index = self._index
-        extractive = self._extractive(question, history, k, index)
+        extractive, found = self._extractive(question, history, k, cited, index)
         if self.llm is None or extractive.abstained:
             yield extractive
             return
         from retrieval.written.compose import write_answer
 
         yield from write_answer(
-            question, history or [], index, self.embedder, extractive, self.llm, self.written
+            question,
+            history or [],
+            index,
+            self.embedder,
+            extractive,
+            found.hits,
+            self.llm,
+            self.written,
         )
 
     def _extractive(
-        self, question: str, history: list[str] | None, k: int | None, index: Index | None = None
-    ) -> Answer:
+        self,
+        question: str,
+        history: list[str] | None,
+        k: int | None,
+        cited: Sequence[Citation] = (),
+        index: Index | None = None,
+    ) -> tuple[Answer, Retrieval]:
+        """The quoted answer and the one retrieval it came from."""
         settings = self.settings
         if k is not None and k != settings.k:
             settings = AnswerSettings(**{**settings.__dict__, "k": k})
+        index = index or self._index
         # The slots cover the CPU-bound part only: a language model's reply is waited for
         # without holding a core's slot.
-        if self._slots is None:
-            return answer(question, index or self._index, self.embedder, history, settings)
-        with self._slots:
-            return answer(question, index or self._index, self.embedder, history, settings)
+        with self._slots or nullcontext():
+            found = retrieve(question, index, self.embedder, history, settings, cited)
+            return decide(found, index, self.embedder, settings, question), found
 
     def _cue_data(self) -> tuple[CueBook, Catalogue]:
         """Clauses, vectors and catalogue of the current index, built on first use."""

@@ -41,6 +41,7 @@ EVERYDAY: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\bfront of (?:my |your |ur |the )?hips?\b", ("hip flexors",)),
         (r"\b(?:breath\w*|breathe)\b", ("breath", "exhale", "inhale")),
         (r"\b(?:heels?|toes|balls of (?:my |your )?feet)\b", ("mid-foot", "weight")),
+        (r"\b(?:feet|foot)\b", ("mid-foot", "foot")),
         (
             r"\b(?:computer|desk|office|sit(?:ting)? all day|sit(?:ting)? a lot)\b",
             ("sitting", "sedentary"),
@@ -52,7 +53,8 @@ EVERYDAY: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"\b(?:lower|low) back\b|\blumbar\b", ("low back", "lower back")),
         (r"\b(?:rib ?cage|ribs)\b", ("ribs", "rib")),
         (
-            r"\b(?:legs? (?:totally |fully |completely )?straight|lock(?:ed)? (?:my |your )?knees?)\b",
+            r"\b(?:legs? (?:totally |fully |completely )?straight|"
+            r"lock(?:ed)? (?:my |your )?knees?)\b",
             ("locked", "knees"),
         ),
     )

@@ -76,3 +76,23 @@ def resolve(question: str, history: list[str] | None) -> Resolved:
 def refers_to_subject(question: str) -> bool:
     """The question points at its subject without naming it ("it", "this", "the lift")."""
     return bool(_SUBJECT.search(question))
+
+
+_ORDINAL = re.compile(
+    r"\b(?:(first|1st)|(second|2nd)|(third|3rd)|(fourth|4th)|(fifth|5th)|(last))\b|"
+    r"(?:number|no\.?|#|tip|step|cue)\s*([1-9])\b",
+    re.IGNORECASE,
+)
+
+
+def ordinal(question: str) -> int | None:
+    """The item a follow-up points at ("the second one?" -> 2, "and the last?" -> -1)."""
+    if len(question.split()) > 8:  # a longer question asks something of its own
+        return None
+    match = _ORDINAL.search(question)
+    if not match:
+        return None
+    if match.group(7):
+        return int(match.group(7))
+    n = next(i for i in range(1, 7) if match.group(i))
+    return -1 if n == 6 else n

@@ -249,3 +249,46 @@ def other_article(
             spans.append(Span(first, last, item.score))
         break
     return spans
+
+
+def list_items(index: Index, sentence_ids: list[int]) -> list[int]:
+    """The first sentences of the items of the list that the given sentences lead into or
+    belong to ("A few tips:" then "• Knees remain soft..."), in order, across passages of
+    the same article; [] when there is none."""
+    for sid in sentence_ids:
+        start = sid
+        while start > 0 and _continues(index, start - 1, start):  # back to the list's top
+            start -= 1
+        items: list[int] = []
+        i = start
+        while i + 1 < len(index.sentences) and _continues(index, i, i + 1):
+            if _item_start(index, i + 1):
+                items.append(i + 1)
+            i += 1
+        if start in items or (start > 0 and _item_start(index, start)):
+            items.insert(0, start)
+        if items:
+            return items
+    return []
+
+
+def _gap(index: Index, a: int, b: int) -> str | None:
+    """The text between sentences a and b of one article (None across articles)."""
+    doc_a = index.chunks[index.sentences[a].chunk_id].doc_id
+    if doc_a != index.chunks[index.sentences[b].chunk_id].doc_id:
+        return None
+    return index.quote(doc_a, index.sentences[a].end, index.sentences[b].start)
+
+
+def _continues(index: Index, a: int, b: int) -> bool:
+    """Sentence b still belongs to the list a is in: same paragraph, or a new item."""
+    gap = _gap(index, a, b)
+    if gap is None:
+        return False
+    return not gap.strip() and gap.count("\n") == 0 or _item_start(index, b)
+
+
+def _item_start(index: Index, b: int) -> bool:
+    """Sentence b opens a list item: a line break and a list marker come before it."""
+    gap = _gap(index, b - 1, b) if b > 0 else None
+    return gap is not None and "\n" in gap and bool(_LIST_MARKER.fullmatch(gap.strip()))

@@ -54,6 +54,7 @@ class Citation:
     score: float
     heading: str = ""
     passage_start: int = 0
+    chunk_id: int = -1  # the passage in the index it was quoted from (not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.answer import MAX_QUESTION_CHARS, citation, clean_history, clean_question
+from retrieval.answer import MAX_QUESTION_CHARS, citation, clean_question
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
-from retrieval.followup import resolve
-from retrieval.index import Index, per_index
+from retrieval.index import Index
 from retrieval.records import Answer, AnswerSentence
-from retrieval.search import search
+from retrieval.search import Hit
 from retrieval.text import sentence_spans
 from retrieval.written.llm import ChatModel, Passage, build_prompt
 from retrieval.written.verify import Support, VerifierSettings, check, passage_evidence
@@ -119,32 +118,18 @@ def split_reply(reply: str) -> list[Claim]:
 
 
 def retrieve_passages(
-    question: str,
-    history: Sequence[str],
-    index: Index,
-    embedder: Embedder,
-    extractive: Answer,
-    depth: int,
+    index: Index, extractive: Answer, hits: Sequence[Hit], depth: int
 ) -> list[Passage]:
-    """The passages for the prompt: those the extractive answer quotes first, then the rest."""
-    text = clean_question(question)
-    query = resolve(text, clean_history(history)[-3:]).text
-    hits = search(index, embedder.encode([query])[0], query, k=depth)
-    by_start = _chunk_by_start(index)
-    first = [by_start.get((c.source, c.passage_start)) for c in extractive.citations]
-    order = list(dict.fromkeys([i for i in first if i is not None] + [h.chunk_id for h in hits]))
+    """The passages for the prompt, from the answer's own retrieval: those the extractive
+    answer quotes first, then the rest of the passages found, `depth` at most."""
+    first = [c.chunk_id for c in extractive.citations if c.chunk_id >= 0]
+    order = list(dict.fromkeys(first + [h.chunk_id for h in hits]))[: max(depth, len(first))]
     passages: list[Passage] = []
     for chunk_id in order:
         chunk = index.chunks[chunk_id]
         title = index.documents[chunk.doc_id].title
         passages.append(Passage(len(passages) + 1, chunk_id, title, chunk.heading, chunk.text))
     return passages
-
-
-@per_index
-def _chunk_by_start(index: Index) -> dict[tuple[str, int], int]:
-    """Chunk id by (source, passage start): built once per loaded index, not per question."""
-    return {(index.documents[c.doc_id].source, c.start): c.chunk_id for c in index.chunks}
 
 
 class Checker:
@@ -243,17 +228,20 @@ def write_answer(
     index: Index,
     embedder: Embedder,
     extractive: Answer,
+    hits: Sequence[Hit],
     model: ChatModel,
     settings: WrittenSettings | None = None,
 ) -> Iterator[Draft | Answer]:
-    """Drafts while the model writes (checked sentences only), then the final answer."""
+    """Drafts while the model writes (checked sentences only), then the final answer.
+
+    `extractive` and `hits` come from the question's one retrieval (the resolved question,
+    searched once): the prompt's passages are those, not a second search.
+    """
     settings = settings or WrittenSettings()
     if extractive.abstained:  # abstention is retrieval's call, never the model's
         yield extractive
         return
-    passages = retrieve_passages(
-        question, history, index, embedder, extractive, settings.search_depth
-    )
+    passages = retrieve_passages(index, extractive, hits, settings.search_depth)
     earlier = [" ".join(h.split())[:MAX_QUESTION_CHARS] for h in history if h.strip()]
     reply = ""
     try:
