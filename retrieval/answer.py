@@ -9,7 +9,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from retrieval.bridge import article_terms, bridge, everyday_terms, unfamiliar
+from retrieval.bridge import article_terms, article_words, bridge, everyday_terms, unfamiliar
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import Resolved, ordinal, refers_to_subject, resolve
@@ -88,7 +88,9 @@ def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = 
     topic_vectors(embedder, settings.out_of_scope)
     prototype_vectors(embedder)
     corpus_text(index)
-    article_terms(index, embedder)
+    article_words(index)
+    if settings.bridge:
+        article_terms(index, embedder)
 
 
 def clean_question(question: str) -> str:
@@ -143,14 +145,15 @@ def _query(
     search with, and the passages the earlier answer cited mark the section the follow-up
     most likely asks about.
     """
-    terms = article_terms(index, embedder)
-    asked = unfamiliar(resolved.question, terms.words) if settings.bridge else []
+    known = article_words(index)
+    asked = unfamiliar(resolved.question, known) if settings.bridge else []
     texts = [_embeddable(resolved.question, lex)]
     if resolved.followup:
         texts.insert(0, _embeddable(resolved.context, lex))
     vectors = embedder.encode(texts + asked)
-    bridged = bridge(asked, vectors[len(texts) :], terms, settings.bridge_cosine)
-    named = everyday_terms(resolved.question, terms.words) if settings.everyday else []
+    terms = article_terms(index, embedder) if asked else None
+    bridged = bridge(asked, vectors[len(texts) :], terms, settings.bridge_cosine) if terms else []
+    named = everyday_terms(resolved.question, known) if settings.everyday else []
     extra = " ".join(dict.fromkeys(named + bridged))
     own = query_terms(resolved.question, lex)
     for term, weight in query_terms(extra, lex, settings.bridge_weight).items():
@@ -159,7 +162,7 @@ def _query(
     if named and settings.everyday_dense:
         alone = alone + settings.bridge_weight * embedder.encode([" ".join(named)])[0]
         alone = alone / (float(np.linalg.norm(alone)) or 1.0)
-    if bridged:
+    if bridged and terms is not None:
         rows = [terms.terms.index(t) for t in bridged]
         alone = alone + settings.bridge_weight * terms.vectors[rows].sum(axis=0)
         alone = alone / (float(np.linalg.norm(alone)) or 1.0)

@@ -25,8 +25,9 @@ _REFERS = re.compile(
 # this", "the lift", "bending over to pick stuff up". The subject is the articles' own topic.
 _SUBJECT = re.compile(
     r"\b(?:it|this|that|the lift|this lift|the move|this move|the movement|this movement|"
-    r"the exercise|this exercise|the thing|this thing|bend(?:ing)? (?:over|down)|"
-    r"pick(?:ing)? (?:\w+ )?up)\b",
+    r"the exercise|this exercise|the thing|this thing|"
+    r"(?:bend|lean|reach)(?:ing)? (?:over|down|forward)|"
+    r"(?:pick|grab|lift)(?:ing)? (?:\w+ )?(?:up|off))\b",
     re.IGNORECASE,
 )
 SHORT_CONTENT_WORDS = 3

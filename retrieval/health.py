@@ -59,7 +59,7 @@ PROTOTYPES = (
     "my body changed after giving birth",
     "should I ice or heat a sore or injured body part",
 )
-MIN_COSINE = 0.62  # a question this close to a prototype is about health (calibrated)
+MIN_COSINE = 0.55  # a question this close to a prototype is about health (calibrated)
 NOTE = (
     "This is general coaching information from the articles, not medical advice: "
     "for pain, pregnancy, an injury or a condition, see a doctor or physical therapist."

@@ -1,0 +1,176 @@
+"""Questions in the visitors' own words: the everyday sets, health, scope and conversations.
+
+Real model, real corpus (and the second corpus, on another movement, with no code change).
+The quality floors sit just under what `hingecoach eval` measures on each set (see the
+README); they catch a regression, they are not the targets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.answer import MAX_QUOTE_CHARS, fitted
+from retrieval.assistant import Assistant
+from retrieval.evaluation import DATA
+from retrieval.evaluation.answers import evaluate_answers, load_questions
+from retrieval.followup import ordinal, refers_to_subject
+from retrieval.health import health_words
+from retrieval.scope import asked_out_of_scope
+from tests.conftest import source_text
+
+EVERYDAY = DATA / "everyday.jsonl"
+EVERYDAY_HELD_OUT = DATA / "everyday-heldout-2026-12-06.jsonl"
+SECOND = DATA / "second-corpus"
+
+
+def measure(assistant, path):
+    return evaluate_answers(
+        assistant.index, assistant.embedder, load_questions(path), baselines=[]
+    ).systems[0]
+
+
+def assert_within(row, floors: dict[str, float], ceilings: dict[str, float]) -> None:
+    for name, floor in floors.items():
+        assert getattr(row, name) >= floor, (name, getattr(row, name))
+    for name, ceiling in ceilings.items():
+        assert getattr(row, name) <= ceiling, (name, getattr(row, name))
+
+
+@pytest.mark.parametrize("path", [EVERYDAY, EVERYDAY_HELD_OUT], ids=["tuning", "held-out"])
+def test_everyday_questions_hold_their_measured_quality(assistant, path):
+    row = measure(assistant, path)
+    floors = dict(hit1=0.42, hit3=0.62, abstention=0.75, note=1.0, turn_hit3=0.55)
+    assert_within(row, floors, dict(false_abstention=0.09, repeated=0.0, long_quotes=0.0))
+
+
+@pytest.fixture(scope="module")
+def second(tmp_path_factory, real_embedder):
+    """A gym's own articles on another movement: built and answered with no code change."""
+    from ingest.build import build_index
+
+    index = tmp_path_factory.mktemp("second") / "index"
+    build_index(SECOND / "corpus", index, real_embedder, SECOND, progress=False)
+    return Assistant(index, real_embedder)
+
+
+def test_a_second_corpus_gets_the_same_behaviour(second):
+    row = measure(second, SECOND / "questions.jsonl")
+    floors = dict(hit3=0.75, abstention=0.90, note=1.0)
+    assert_within(row, floors, dict(false_abstention=0.08, repeated=0.0, long_quotes=0.0))
+    assert second.ask("how do i keep my arms from doing all the work").citations
+    assert second.ask("how much is a kettlebell class").abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is it ok to deadlift while pregnant?",
+        "is hinging safe after a c-section?",
+        "since my little one was born my body just feels different, can i do these",
+        "i take meds for my blood pressure, can i still lift",
+        "my back feels kind of off after bending, should i worry",
+        "whats a safe way to start if i had surgery last year",
+    ],
+)
+def test_health_questions_get_the_note_whether_answered_or_refused(assistant, question):
+    result = assistant.ask(question)
+    assert (
+        result.notice
+        and "not medical advice" in result.notice
+        or (result.notice and "no medical advice" in result.notice)
+    )
+    assert "see a doctor or physical therapist" in result.answer
+
+
+@pytest.mark.parametrize(
+    "question", ["what is a hip hinge", "where should my weight be", "how do i start the move"]
+)
+def test_coaching_questions_get_no_health_note(assistant, question):
+    assert assistant.ask(question).notice is None
+
+
+def test_health_is_also_recognised_by_meaning_not_only_words(assistant):
+    question = "since my little one was born my body just feels different, can i do these"
+    assert not health_words(question)  # no listed word: the prototypes find it
+    assert assistant.ask(question).notice
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("what should i eat before lifting", "nutrition"),
+        ("how much is a membership", "gym business"),
+        ("what time do u open on sundays", "gym business"),
+        ("do i need a lifting belt", "gear"),
+        ("how many sets and reps should i do", "programming"),
+        ("how do i do a pull up", "other exercise"),
+        ("can i take ibuprofen before working out", "medication"),
+    ],
+)
+def test_out_of_scope_intents_are_refused_on_any_corpus(assistant, second, question, intent):
+    for one in (assistant, second):
+        assert asked_out_of_scope(question, " ".join(c.text for c in one.index.chunks).lower())
+        result = one.ask(question)
+        assert result.abstained and result.citations == []
+        assert result.debug["out_of_scope"] == intent
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much should my knees bend",  # "how much" about the body is no price question
+        "what should I do with my breathing during the lift?",
+        "whats a good beginner exercise to learn it",
+        "what's the point of training the back of your body",
+    ],
+)
+def test_covered_questions_in_everyday_words_are_answered(assistant, question):
+    result = assistant.ask(question)
+    assert not result.abstained and result.citations
+
+
+def test_it_and_this_name_the_subject():
+    assert refers_to_subject("is it bad if my back rounds")
+    assert refers_to_subject("where should i feel this")
+    assert refers_to_subject("how shud my back be when i lean over to grab stuff")
+    assert not refers_to_subject("how much is a membership")
+
+
+def test_a_follow_up_never_repeats_what_the_answer_before_quoted(assistant):
+    first = assistant.ask("why do I feel this in my quads?")
+    history = ["why do I feel this in my quads?"]
+    fix = assistant.ask("how do I fix that?", history, cited=first.citations)
+    assert fix.citations
+    shown = {(c.source, c.start, c.end) for c in first.citations}
+    assert not shown & {(c.source, c.start, c.end) for c in fix.citations}
+
+
+def test_the_second_one_is_the_second_item_of_the_list_quoted_before(assistant):
+    question = "what are the main tips for doing this right"
+    first = assistant.ask(question)
+    assert first.citations[0].quote.startswith("A few tips:")
+    second = assistant.ask("the second one?", [question], cited=first.citations)
+    text = source_text(second.citations[0].source)
+    before = text[: second.citations[0].start].rstrip()
+    assert before.endswith("•")  # it opens a list item, and not the first one
+    assert second.citations[0].start > first.citations[0].end
+    assert ordinal("and the last one?") == -1 and ordinal("explain number 2") == 2
+
+
+def test_nothing_new_is_said_in_one_line(assistant):
+    question = "what is butt blooming"
+    seen = []
+    answer = assistant.ask(question)
+    for _ in range(6):  # ask the same follow-up until the articles run out
+        seen += answer.citations
+        answer = assistant.ask("tell me more about it", [question], cited=seen)
+        if answer.abstained:
+            break
+    assert answer.abstained
+    assert answer.answer.startswith("The articles say nothing more on that")
+
+
+def test_quotes_are_cut_to_a_glance_at_a_clause_boundary():
+    long = "We want the knees soft, the shins vertical, " * 10
+    cut = fitted(long)
+    assert len(cut) <= MAX_QUOTE_CHARS and long.startswith(cut) and cut.endswith(",")
