@@ -265,10 +265,17 @@ def run_baseline(
     baseline: Baseline, questions: list[LabelledQuestion], vectors: np.ndarray
 ) -> list[Outcome]:
     """Every question (alone) through a baseline; abstention is decided later by a cutoff."""
-    outcomes = []
+    outcomes: list[Outcome] = []
     for q, vector in zip(questions, vectors, strict=True):
         got = baseline.retrieve(q.question, vector)
-        outcomes.append(Outcome(q, got.passages, got.score, False, got.junk))
+        before = outcomes[-1] if outcomes else None
+        same = (
+            before is not None
+            and q.conversation >= 0
+            and before.question.conversation == q.conversation
+        )
+        repeated = bool(same and before and set(got.passages) & set(before.quotes))
+        outcomes.append(Outcome(q, got.passages, got.score, False, got.junk, False, repeated))
     return outcomes
 
 
