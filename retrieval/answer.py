@@ -361,14 +361,7 @@ def decide(
         resolved.followup and health_words(resolved.context)
     )
     notice = (REFUSAL_NOTE if refused else NOTE) if medical else None
-    return Answer(
-        question=question,
-        answer=f"{body}\n\n{notice}" if notice else body,
-        abstained=refused,
-        citations=citations,
-        notice=notice,
-        debug=debug,
-    )
+    return Answer.reply(question, body, notice, abstained=refused, citations=citations, debug=debug)
 
 
 def _unmentioned_condition(question: str, lex: Lexicon) -> str:

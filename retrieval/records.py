@@ -101,6 +101,13 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)  # llm mode only
     fallback: str | None = None  # why a configured language model's answer was not used
 
+    @classmethod
+    def reply(cls, question: str, body: str, notice: str | None = None, **fields: Any) -> Answer:
+        """An answer whose text is the body, then its notice (if any) as a paragraph of its own:
+        the one place a reply's text is put together."""
+        text = f"{body}\n\n{notice}" if notice else body
+        return cls(question=question, answer=text, notice=notice, **fields)
+
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "question": self.question,

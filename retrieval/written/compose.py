@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from retrieval.answer import MAX_QUESTION_CHARS, citation, clean_question
 from retrieval.embedder import Embedder
@@ -195,13 +195,12 @@ def compose(
     body = " ".join(
         f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences if s.supported
     )
-    notice = extractive.notice
-    return Answer(
-        question=question,
-        answer=f"{body}\n\n{notice}" if notice else body,
+    return Answer.reply(
+        question,
+        body,
+        extractive.notice,
         abstained=False,
         citations=citations,
-        notice=notice,
         debug=dict(extractive.debug),
         mode="llm",
         sentences=sentences,
@@ -210,16 +209,7 @@ def compose(
 
 def fall_back(extractive: Answer, reason: str) -> Answer:
     """The extractive answer, saying why the written one is not shown."""
-    notice = FALLBACK_NOTICE.format(reason=reason.rstrip("."))
-    return Answer(
-        question=extractive.question,
-        answer=extractive.answer,
-        abstained=extractive.abstained,
-        citations=extractive.citations,
-        notice=extractive.notice,
-        debug=extractive.debug,
-        fallback=notice,
-    )
+    return replace(extractive, fallback=FALLBACK_NOTICE.format(reason=reason.rstrip(".")))
 
 
 def write_answer(
