@@ -24,6 +24,7 @@ from retrieval.errors import (
     IndexMissingError,
 )
 from retrieval.evaluation import QUESTIONS
+from retrieval.links import with_links
 from retrieval.render import format_text, terminal
 from web.settings import SITE_KEYS, SiteSettings, site_settings
 
@@ -379,8 +380,9 @@ def run(
         if hasattr(stdin, "reconfigure"):  # one line that is not UTF-8 must not lose the rest
             stdin.reconfigure(errors="replace")
         return answer_lines(assistant, stdin, stdout, settings.k)
-    result = assistant.ask(args.question, k=settings.k)
-    print(json_line(result.to_json()) if args.json else terminal(format_text(result)), file=stdout)
+    result = with_links(assistant.ask(args.question, k=settings.k), assistant.index)
+    text = json_line(result.to_json()) if args.json else format_text(result, settings.contact)
+    print(text if args.json else terminal(text), file=stdout)
     return 0
 
 

@@ -24,6 +24,7 @@ from retrieval.index import (
     text_digest,
     write_index,
 )
+from retrieval.links import web_address
 from retrieval.records import Chunk, Document
 from retrieval.text import sentence_spans
 from retrieval.tokens import DEFAULT_ENCODING
@@ -44,6 +45,7 @@ class IngestSummary:
     embedded: int = 0  # texts run through the model in this build
     reused: int = 0  # texts whose vectors came from the previous index or an identical text
     search: dict[str, Any] = field(default_factory=dict)  # the vector index chosen (meta "ann")
+    notes: list[str] = field(default_factory=list)  # metadata left out, with the reason
 
     def lines(self) -> list[str]:
         out = [
@@ -60,7 +62,7 @@ class IngestSummary:
             parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items()))
             out.append(f"boilerplate blocks removed: {parts}")
         out += [f"skipped {s.source}: {s.reason}" for s in self.skipped]
-        return out
+        return out + self.notes
 
 
 @dataclass
@@ -101,6 +103,7 @@ def parse_file(
         author=meta.get("author"),
         publisher=meta.get("publisher"),
         date=meta.get("date"),
+        url=web_address(meta.get("url")),
     )
     return _Parsed(document, file.text, pieces), blocks
 
@@ -132,6 +135,10 @@ def build_index(
             summary.skipped.append(Skipped(file.source, f"could not be parsed ({reason})"))
             continue
         summary.dropped.update(b.reason for b in blocks if not b.keep and b.reason)
+        if file.meta.get("url") and web_address(file.meta.get("url")) is None:
+            summary.notes.append(
+                f"no link for {file.source}: its url in articles.json is not an http(s) address"
+            )
         if result is None:
             summary.skipped.append(Skipped(file.source, "no article text left after cleaning"))
         else:

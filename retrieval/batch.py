@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.errors import HingeCoachError
+from retrieval.links import with_links
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -64,7 +65,7 @@ def answer_lines(assistant: Assistant, lines: TextIO, out: TextIO, k: int) -> in
 
     def handle(line: str) -> dict[str, Any]:
         question, history = parse_line(line)
-        return assistant.ask(question, history, k=k).to_json()
+        return with_links(assistant.ask(question, history, k=k), assistant.index).to_json()
 
     return run_lines(lines, out, handle, "question")
 

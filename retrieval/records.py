@@ -17,6 +17,7 @@ class Document:
     author: str | None = None
     publisher: str | None = None
     date: str | None = None
+    url: str | None = None  # the article on the web (http or https), from articles.json
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,10 @@ class Citation:
     heading: str = ""
     passage_start: int = 0
     chunk_id: int = -1  # the passage in the index it was quoted from (not in the JSON)
+    url: str | None = None  # the article on the web, when articles.json gives one
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "n": self.n,
             "title": self.title,
             "source": self.source,
@@ -66,7 +68,11 @@ class Citation:
             "end": self.end,
             "passage": self.passage,
             "score": round(self.score, 4),
+            "section": self.heading,
         }
+        if self.url:
+            record["url"] = self.url
+        return record
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class Answer:
     )
     sentences: list[AnswerSentence] = field(default_factory=list)  # llm mode only
     fallback: str | None = None  # why a configured language model's answer was not used
+    # Why a refusal refused, when the answer code knows: GYM_BUSINESS (prices, hours,
+    # booking: the site adds where to ask), "nutrition", "medical", ...; None otherwise.
+    refusal_topic: str | None = None
 
     @classmethod
     def reply(cls, question: str, body: str, notice: str | None = None, **fields: Any) -> Answer:
@@ -120,7 +129,23 @@ class Answer:
             record["sentences"] = [s.to_json() for s in self.sentences]
         if self.fallback:
             record["fallback"] = self.fallback
+        if self.refusal_topic:
+            record["refusal_topic"] = self.refusal_topic
         return record
+
+
+# Answer.refusal_topic of a question about the gym as a business (prices, opening hours,
+# booking a coach): the refusal ends with the gym's contact, when the site has one.
+GYM_BUSINESS = "gym business"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a gym sends questions the articles can't answer: text, and a link or a phone."""
+
+    text: str
+    url: str | None = None  # http or https
+    phone: str | None = None
 
 
 def as_dict(record: Any) -> dict[str, Any]:

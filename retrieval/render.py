@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-from retrieval.records import Answer, Citation
+from retrieval.links import web_address
+from retrieval.records import GYM_BUSINESS, Answer, Citation, Contact
 
 # Control characters, and the bidirectional overrides that make a line read other than it is.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -29,10 +30,12 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def format_text(result: Answer) -> str:
+def format_text(result: Answer, contact: Contact | None = None) -> str:
     """An answer for the terminal: the reply, then numbered sources."""
     lines = [result.fallback] if result.fallback else []
     lines.append(result.answer)
+    if desk := refusal_contact(result, contact):
+        lines.append(contact_text(desk))
     lines += [
         f"(unsupported, left out: {s.text} — {s.reason})"
         for s in result.sentences
@@ -40,6 +43,8 @@ def format_text(result: Answer) -> str:
     ]
     for c in result.citations:
         lines.append(f"[{c.n}] {c.title} — {c.source}:{c.start}-{c.end}")
+        if c.url:
+            lines.append(f"    {c.url}")
     return "\n".join(lines)
 
 
@@ -91,23 +96,68 @@ def answer_html(result: Answer) -> str:
     return "\n".join(part for part in (body, paragraphs(result.notice or "")) if part)
 
 
-def format_markdown(result: Answer) -> str:
+def source_html(c: Citation) -> str:
+    """One source as a visitor reads it: the article's title (a link to the article when it
+    has a web address), its section, and the quote highlighted in its passage. The file and
+    character offsets, which mean nothing to a visitor, sit in a collapsed details element."""
+    title = plain_html(c.title)
+    url = web_link(c.url)
+    if url:
+        title = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    heading = f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
+    return (
+        f"<p><strong>[{c.n}] {title}</strong>{heading}</p>\n"
+        f"<blockquote>{quote_in_context(c)}</blockquote>\n"
+        f"<details><summary>Where in the file</summary><small>{plain_html(c.source)}, "
+        f"characters {c.start}–{c.end}</small></details>"
+    )
+
+
+def web_link(url: str | None) -> str:
+    """An http(s) address escaped for an href attribute, or "" for anything else."""
+    address = web_address(url)
+    return html.escape(address, quote=True) if address else ""
+
+
+def contact_html(contact: Contact) -> str:
+    """Where to ask what the articles can't answer, as one escaped paragraph."""
+    text = f"For prices, hours and booking, ask the front desk: {plain_html(contact.text)}"
+    url = web_link(contact.url)
+    if url:
+        shown = plain_html(contact.url or "")
+        text += f' — <a href="{url}" target="_blank" rel="noopener noreferrer">{shown}</a>'
+    elif contact.phone:
+        dial = re.sub(r"[^0-9+]", "", contact.phone)
+        text += f' — <a href="tel:{dial}">{plain_html(contact.phone)}</a>'
+    return f"<p>{text}</p>"
+
+
+def contact_text(contact: Contact) -> str:
+    """The contact line for the terminal."""
+    link = contact.url or contact.phone
+    line = f"For prices, hours and booking, ask the front desk: {contact.text}"
+    return f"{line} — {link}" if link else line
+
+
+def refusal_contact(result: Answer, contact: Contact | None) -> Contact | None:
+    """The gym's contact when the answer refuses a question about the gym's business."""
+    if contact and result.abstained and result.refusal_topic == GYM_BUSINESS:
+        return contact
+    return None
+
+
+def format_markdown(result: Answer, contact: Contact | None = None) -> str:
     """An answer for the chat: the reply, then each source with its quote in context.
 
+    A refused question about the gym's business ends with the gym's contact, when set.
     Written as HTML blocks with every piece of text escaped (see plain_html).
     """
     parts = [answer_html(result)]
+    if desk := refusal_contact(result, contact):
+        parts.append(contact_html(desk))
     if result.citations:
         parts.append("<p><strong>Sources</strong></p>")
-        for c in result.citations:
-            heading = (
-                f" — <em>{plain_html(c.heading)}</em>" if c.heading and c.heading != c.title else ""
-            )
-            parts.append(
-                f"<p><strong>[{c.n}] {plain_html(c.title)}</strong>{heading}<br>"
-                f"<small>{plain_html(c.source)}, characters {c.start}–{c.end}</small></p>\n"
-                f"<blockquote>{quote_in_context(c)}</blockquote>"
-            )
+        parts += [source_html(c) for c in result.citations]
     return "\n".join(part for part in parts if part)
 
 

@@ -6,12 +6,19 @@ import io
 import re
 import subprocess
 import sys
+from collections.abc import Collection
 from html.parser import HTMLParser
 
 import app
 from tests.conftest import ROOT, source_text
 
-CITATION_KEYS = {"n", "title", "source", "quote", "start", "end", "passage", "score"}
+CITATION_KEYS = {"n", "title", "source", "quote", "start", "end", "passage", "score", "section"}
+ARTICLE_URLS = {
+    "corpus/mastering-the-hip-hinge.txt": "https://www.lift-chicago.com/mastering-the-hip-hinge/",
+    "corpus/5-tips-for-your-hip-hinge.txt": (
+        "https://ericafriedmanwellness.com/blog/2023/4/7/5-tips-for-your-hip-hinge"
+    ),
+}
 
 
 def run(argv, stdin=""):
@@ -24,7 +31,8 @@ def check_contract(record):
     assert set(record) >= {"question", "answer", "abstained", "citations"}
     assert isinstance(record["abstained"], bool)
     for citation in record["citations"]:
-        assert set(citation) == CITATION_KEYS
+        assert set(citation) - {"url"} == CITATION_KEYS  # url: only for an article that has one
+        assert citation.get("url") == ARTICLE_URLS.get(citation["source"])
         assert citation["source"].startswith("corpus/")
         assert (
             source_text(citation["source"])[citation["start"] : citation["end"]]
@@ -75,7 +83,10 @@ IDS = [f"{i}-{q[:20]!r}" for i, (q, _) in enumerate(CASES)]
 ATTACKER_TEXT = ("evil.example", "onerror", "<script", "pwned", "DAN", "system prompt")
 
 
-SAFE_TAGS = {"p", "br", "strong", "em", "small", "mark", "blockquote", "del"}
+SAFE_TAGS = {"p", "br", "strong", "em", "small", "mark", "blockquote", "del", "details", "summary"}
+# Our only links: an article's page (its http(s) address from articles.json, in a new tab)
+# and the gym's own contact (a web page or a phone number).
+NEW_TAB = [("target", "_blank"), ("rel", "noopener noreferrer")]
 
 
 class TagCollector(HTMLParser):
@@ -87,12 +98,24 @@ class TagCollector(HTMLParser):
         self.tags.append((tag, attrs))
 
 
-def assert_inert_chat_html(message: str) -> None:
-    """Only our own bare tags, and one HTML block (no blank line), so Markdown never parses."""
+def assert_inert_chat_html(
+    message: str, links: Collection[str] = tuple(ARTICLE_URLS.values())
+) -> None:
+    """Only our own bare tags, links only to `links` (by default the corpus's articles; http(s)
+    in a new tab, or tel:), and one HTML block (no blank line), so Markdown never parses."""
     parser = TagCollector()
     parser.feed(message)
-    assert {tag for tag, _ in parser.tags} <= SAFE_TAGS, parser.tags
-    assert all(attrs == [] for _, attrs in parser.tags)
+    anchors = [attrs for tag, attrs in parser.tags if tag == "a"]
+    others = [(tag, attrs) for tag, attrs in parser.tags if tag != "a"]
+    assert {tag for tag, _ in others} <= SAFE_TAGS, parser.tags
+    assert all(attrs == [] for _, attrs in others)
+    for attrs in anchors:
+        href = dict(attrs).get("href") or ""
+        assert href in links, (href, links)
+        if href.startswith("tel:"):
+            assert attrs == [("href", href)]
+        else:
+            assert href.startswith(("https://", "http://")) and attrs == [("href", href), *NEW_TAB]
     if message:
         lines = re.split(r"\r\n|\r|\n", message)  # CommonMark's line endings
-        assert all(line.startswith(("<p>", "<blockquote>")) for line in lines), lines
+        assert all(line.startswith(("<p>", "<blockquote>", "<details>")) for line in lines), lines

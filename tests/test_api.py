@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app
+from retrieval.links import with_links
 from tests.helpers import check_contract, run
 from web import gradio_ui
 from web.feedback import FeedbackStore
@@ -43,7 +44,8 @@ def test_ask_returns_exactly_the_cli_json(site, assistant, real_index_dir):
     question = "why do I feel this in my quads?"
     response = client.post("/api/ask", json={"question": question})
     assert response.status_code == 200
-    assert response.json() == assistant.ask(question, k=3).to_json()
+    # The same object as the library's answer, its citations linked to their articles.
+    assert response.json() == with_links(assistant.ask(question, k=3), assistant.index).to_json()
     _, out = run(["ask", question, "--json", "--index", str(real_index_dir)])
     assert response.json() == json.loads(out)
     check_contract(response.json())
@@ -196,7 +198,8 @@ def test_widget_script_carries_the_branding(site):
     script = client.get("/widget.js")
     assert script.status_code == 200
     assert (
-        '{"name": "Iron <Oak> Barbell", "accent": "#c2410c", "origins": ["' + GYM + '"]}'
+        '{"name": "Iron <Oak> Barbell", "accent": "#c2410c", "origins": ["' + GYM + '"], '
+        '"ink": "#ffffff", "text": "#c2410c"}'
     ) in script.text  # the widget tells pages not on the list, instead of a blocked frame
     assert "/*CONFIG*/" not in script.text
 
@@ -204,7 +207,9 @@ def test_widget_script_carries_the_branding(site):
 def test_demo_page_points_its_snippet_at_this_server(site):
     client, _ = site
     page = client.get("/demo").text
-    assert '<script src="http://coach.test/widget.js" data-position="bottom-right"' in page
+    # No hard-coded colour: the widget takes the accent from this server's settings.
+    assert '<script src="http://coach.test/widget.js" async></script>' in page
+    assert "data-accent" not in page
 
 
 def test_gradio_chat_and_its_component_script_are_served(site):

@@ -8,11 +8,19 @@ from retrieval.cues.render import catalogue_rows, match_in_context
 from web import gradio_ui
 
 
-def test_the_app_has_a_cue_check_tab_beside_the_chat(assistant):
-    demo = gradio_ui.create_ui(assistant, app.Settings())
-    labels = [getattr(block, "label", None) for block in demo.blocks.values()]
-    assert "Chat" in labels and "Cue check" in labels
-    assert "Cue" in labels  # the cue box
+def labels(demo):
+    return [getattr(block, "label", None) for block in demo.blocks.values()]
+
+
+def test_the_cue_check_tab_is_beside_the_chat_only_with_coach_tools(assistant):
+    coaches = gradio_ui.create_ui(assistant, app.Settings(coach_tools=True))
+    assert "Chat" in labels(coaches) and "Cue check" in labels(coaches)
+    assert "Cue" in labels(coaches)  # the cue box
+    visitors = gradio_ui.create_ui(assistant, app.Settings())  # coach_tools is off by default
+    assert "Cue check" not in labels(visitors) and "Cue" not in labels(visitors)
+    assert "Your question" in labels(visitors)
+    routes = {d["api_name"] for d in visitors.config["dependencies"] if d.get("api_name")}
+    assert "cue" not in routes and "ask" in routes
 
 
 def test_cue_checker_shows_verdict_stance_and_highlighted_quote(assistant):

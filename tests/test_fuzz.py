@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,7 +22,7 @@ from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.assistant import Assistant
 from retrieval.batch import answer_lines
 from retrieval.errors import BadQuestionError
-from retrieval.records import Answer, AnswerSentence, Citation
+from retrieval.records import GYM_BUSINESS, Answer, AnswerSentence, Citation, Contact
 from retrieval.render import format_markdown, show_as_text, typed_text
 from tests.conftest import CORPUS, ROOT
 from tests.helpers import assert_inert_chat_html
@@ -208,6 +209,10 @@ def test_the_chat_handler_always_replies_with_inert_html(fake_assistant, message
         assert_inert_chat_html(update)
 
 
+URLS = ["https://e.x/a", "http://e.x/b?c=1&d=<2>", 'https://e.x/"onmouseover=alert(1)']
+NOT_LINKS = ["javascript:alert(1)", "data:text/html,<script>", "//e.x/a", "https://", "ftp://e.x"]
+
+
 def citation_strategy():
     return st.builds(
         Citation,
@@ -220,6 +225,7 @@ def citation_strategy():
         passage=MIXED,
         score=st.floats(0, 1),
         heading=MIXED,
+        url=st.none() | st.sampled_from(URLS + NOT_LINKS) | MIXED,
     )
 
 
@@ -244,16 +250,33 @@ def citation_strategy():
             max_size=4,
         ),
         fallback=st.none() | MIXED,
-    )
+        refusal_topic=st.none() | st.just(GYM_BUSINESS) | MIXED,
+    ),
+    st.none()
+    | st.builds(
+        Contact,
+        text=MIXED,
+        url=st.none() | st.sampled_from(URLS + NOT_LINKS) | MIXED,
+        phone=st.none() | st.just("+1 (555) 0100") | MIXED,
+    ),
 )
 @example(  # a passage of blank lines once ended the HTML block and let Markdown through
-    Answer("q", "a", False, [Citation(1, "t", "s", "q", 0, 1, "\n\n![i](https://e.x)\n\nq", 1.0)])
+    Answer("q", "a", False, [Citation(1, "t", "s", "q", 0, 1, "\n\n![i](https://e.x)\n\nq", 1.0)]),
+    None,
 )
-@example(Answer("q", "", False, []))  # an empty reply must not leave a blank first line
-@example(Answer("q", "a\r\r![i](https://e.x)", False, []))
-def test_any_answer_renders_as_inert_html(result):
-    rendered = format_markdown(result)
-    assert_inert_chat_html(rendered)
+@example(Answer("q", "", False, []), None)  # an empty reply must not leave a blank first line
+@example(Answer("q", "a\r\r![i](https://e.x)", False, []), None)
+@example(
+    Answer("q", "a", True, [], refusal_topic=GYM_BUSINESS),
+    Contact("desk\n\n<img src=x>", url='javascript:alert(1)//"'),
+)
+def test_any_answer_renders_as_inert_html(result, contact):
+    rendered = format_markdown(result, contact)
+    # Links only to an address we were given (the helper checks it is http(s)), or to the
+    # contact's phone number.
+    given_urls = [c.url for c in result.citations] + ([contact.url] if contact else [])
+    phones = ["tel:" + re.sub(r"[^0-9+]", "", contact.phone)] if contact and contact.phone else []
+    assert_inert_chat_html(rendered, links=[u for u in given_urls if u] + phones)
 
 
 @FUZZ

@@ -20,6 +20,7 @@ from retrieval.errors import (
     IndexMismatchError,
     IndexMissingError,
 )
+from web.chat import linked_answer
 from web.gradio_ui import client_host
 from web.models import AnswerOut, AskIn, CueIn, ErrorOut, FeedbackIn, validation_message
 
@@ -45,7 +46,7 @@ def ask(body: AskIn, request: Request) -> JSONResponse:
     The X-Answer-Id response header names the answer for POST /api/feedback.
     """
     state = request.app.state
-    result = state.assistant.ask(body.question, body.history, k=state.settings.k)
+    result = linked_answer(state.assistant, body.question, body.history, state.settings.k)
     token = state.store.log(result, "api", client_host(request))
     return JSONResponse(result.to_json(), headers={"X-Answer-Id": token} if token else {})
 

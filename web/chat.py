@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from retrieval.records import Answer
+from retrieval.errors import HingeCoachError
+from retrieval.links import with_links
+from retrieval.records import Answer, Contact
 from retrieval.render import answer_html, format_markdown, paragraphs, typed_text
 
 if TYPE_CHECKING:
@@ -43,6 +45,24 @@ def typed_messages(messages: list[Any]) -> list[Any]:
     return [message for message in messages if message["content"]]
 
 
+MAX_HISTORY = 10  # earlier questions an API call may send, as POST /api/ask allows
+
+
+def linked_answer(assistant: Assistant, question: str, history: Any, k: int) -> Answer:
+    """One answer for an API caller, its citations linked to their articles.
+
+    `history` is checked here because Gradio's API passes whatever a client sent.
+    """
+    if not isinstance(question, str):
+        raise HingeCoachError("the question must be text.")
+    history = [] if history is None else history
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise HingeCoachError("history must be a list of earlier questions (text).")
+    if len(history) > MAX_HISTORY:
+        raise HingeCoachError(f"history holds at most {MAX_HISTORY} earlier questions.")
+    return with_links(assistant.ask(question, history, k=k), assistant.index)
+
+
 def stream_answer(
     assistant: Assistant, message: str, history: list[Any], k: int
 ) -> Generator[str, None, Answer]:
@@ -61,16 +81,16 @@ def stream_answer(
         else:
             final = item
     assert final is not None
-    return final
+    return with_links(final, assistant.index)
 
 
-def reveal(result: Answer) -> Iterator[str]:
+def reveal(result: Answer, contact: Contact | None = None) -> Iterator[str]:
     """The reply's last updates: a quoted answer a few words at a time (about eight steps),
-    then the whole answer with its sources; a model-written one, already streamed as
-    drafts, at once."""
+    then the whole answer with its sources (and, for a refused question about the gym's
+    business, the gym's contact); a model-written one, already streamed as drafts, at once."""
     if result.mode != "llm":
         words = result.answer.split(" ")
         step = max(1, len(words) // 8)
         for end in range(step, len(words), step):
             yield paragraphs(" ".join(words[:end]))
-    yield format_markdown(result)
+    yield format_markdown(result, contact)

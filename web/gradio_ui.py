@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import os
+from contextlib import nullcontext
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,11 +21,20 @@ from retrieval.assistant import Assistant  # noqa: E402
 from retrieval.cues.render import catalogue_rows, format_cue_markdown  # noqa: E402
 from retrieval.errors import HingeCoachError  # noqa: E402
 from retrieval.render import paragraphs, show_as_text  # noqa: E402
-from web.chat import reveal, stream_answer, typed_messages, user_turns  # noqa: E402
+from web.chat import (  # noqa: E402
+    linked_answer,
+    reveal,
+    stream_answer,
+    typed_messages,
+    user_turns,
+)
+from web.colours import WHITE, ink_on, ramp, text_accent  # noqa: E402
 from web.feedback import FeedbackStore  # noqa: E402
 from web.guard import RateLimiter  # noqa: E402
 from web.settings import SiteSettings  # noqa: E402
 
+STATIC = Path(__file__).resolve().parent / "static"
+SHADES = ("50", "100", "200", "300", "400", "500", "600", "700", "800", "900", "950")
 CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
 
 
@@ -60,7 +71,7 @@ def make_responder(
             return
         if store is not None:
             store.log(result, "chat", client_host(request))
-        yield from reveal(result)
+        yield from reveal(result, settings.contact)
 
     return respond
 
@@ -120,7 +131,10 @@ def create_ui(
     store: FeedbackStore | None = None,
     limiter: RateLimiter | None = None,
 ) -> gr.Blocks:
-    """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded."""
+    """The chat UI as a Gradio Blocks app (not launched); with a store, thumbs are recorded.
+
+    The Cue check tab is there only with settings.coach_tools: visitors get the chat alone.
+    """
     settings = settings or SiteSettings()
     respond = make_responder(assistant, settings, store, limiter)
 
@@ -129,33 +143,125 @@ def create_ui(
             f"# {html.escape(settings.gym_name)}\nAnswers about the hip hinge, only from the "
             "coaching articles, with the exact passages they come from."
         )
-        with gr.Tab("Chat"):
-            chatbot = plain_user_chatbot(
-                height="max(420px, 68vh)",
-                autoscroll=False,  # static/chat.js keeps the question at the top instead
-                show_label=False,  # the tab names it; a floating label covered the reply
-                elem_id="hc-chat",
-                sanitize_html=True,
-                latex_delimiters=[],  # no math: "$$" in an article or a question stays text
-                buttons=["copy", "copy_all"],  # no "share" to Hugging Face
-                placeholder=settings.welcome,
-                label="Chat",
-            )
-            gr.ChatInterface(
-                fn=respond,
-                chatbot=chatbot,
-                examples=settings.examples,
-                run_examples_on_click=True,
-                cache_examples=False,
-                analytics_enabled=False,
-                api_name="chat",
-            )
-            if store is not None:
-                chatbot.like(
-                    make_rater(store), inputs=[chatbot], outputs=None, api_visibility="private"
-                )
-        cue_tab(assistant)
+        with gr.Tab("Chat", visible=True) if settings.coach_tools else nullcontext():
+            chat_area(respond, settings, store)
+        if settings.coach_tools:
+            cue_tab(assistant)
+        gr.api(
+            make_api_asker(assistant, settings, store, limiter),
+            api_name="ask",
+            api_description="Answer a question with verbatim citations: the same JSON object "
+            "as POST /api/ask.",
+        )
     return demo
+
+
+def chat_area(respond: Callable[..., Iterator[str]], settings: SiteSettings, store: Any) -> None:
+    """The chat: conversation, question box, examples and thumbs."""
+    chatbot = plain_user_chatbot(
+        height="max(420px, 68vh)",  # on a phone, static/chat.css lets the page scroll instead
+        autoscroll=False,  # static/chat.js keeps the question at the top instead
+        show_label=False,  # the tab names it; a floating label covered the reply
+        elem_id="hc-chat",
+        sanitize_html=True,
+        latex_delimiters=[],  # no math: "$$" in an article or a question stays text
+        buttons=["copy", "copy_all"],  # no "share" to Hugging Face
+        placeholder=settings.welcome,
+        label="Conversation",
+    )
+    question = gr.Textbox(
+        label="Your question",
+        show_label=False,
+        placeholder="Ask about the hip hinge…",
+        elem_id="hc-question",
+        scale=7,
+        autofocus=True,
+        submit_btn="Send",
+        stop_btn=True,
+    )
+    gr.ChatInterface(
+        fn=respond,
+        chatbot=chatbot,
+        textbox=question,
+        examples=settings.examples,
+        run_examples_on_click=True,
+        cache_examples=False,
+        analytics_enabled=False,
+        # The API is /ask (JSON, with history); the chat's own HTML endpoint stays internal.
+        api_visibility="private",
+        # An empty question never reaches the conversation as an empty bubble.
+        validator=lambda message: gr.validate(
+            bool(str(message or "").strip()), "Type a question about the hip hinge first."
+        ),
+    )
+    if store is not None:
+        chatbot.like(make_rater(store), inputs=[chatbot], outputs=None, api_visibility="private")
+
+
+def make_api_asker(
+    assistant: Assistant,
+    settings: SiteSettings,
+    store: FeedbackStore | None = None,
+    limiter: RateLimiter | None = None,
+) -> Callable[..., dict[str, Any]]:
+    """The /ask endpoint of Gradio's API: the same JSON as POST /api/ask, for gradio_client."""
+
+    def ask(question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Answer a question from the articles, quoting them verbatim.
+
+        Args:
+            question: the question, at most 1,000 characters.
+            history: earlier questions of the conversation, oldest first (at most 10).
+        Returns:
+            the answer, its citations and whether the articles cover the question.
+        """
+        refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
+        if refusal is not None:
+            raise gr.Error(
+                f"too many questions from your address (limit {refusal.limit}); "
+                f"try again in {refusal.retry_after} second(s).",
+                print_exception=False,
+            )
+        try:
+            result = linked_answer(assistant, question, history, settings.k)
+        except HingeCoachError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        if store is not None:
+            store.log(result, "api", client_host(request))
+        return result.to_json()
+
+    return ask
+
+
+def accent_theme(accent: str) -> gr.themes.Base:
+    """Gradio's default theme in the gym's colour: the accent at 500, with readable text."""
+    shades = ramp(accent)
+    hue = gr.themes.Color(*(shades[name] for name in SHADES), name="gym")  # type: ignore[arg-type]
+    ink, text = ink_on(accent), text_accent(accent)
+    return gr.themes.Default(primary_hue=hue).set(
+        button_primary_background_fill="*primary_500",
+        button_primary_background_fill_dark="*primary_500",
+        button_primary_background_fill_hover="*primary_600" if ink == WHITE else "*primary_400",
+        button_primary_background_fill_hover_dark="*primary_600",
+        button_primary_text_color=ink,
+        button_primary_text_color_dark=ink,
+        button_primary_text_color_hover=ink,
+        color_accent=text,  # the selected tab's name, among others: text on white
+        link_text_color=text,
+        link_text_color_hover=text,
+        link_text_color_visited=text,
+        link_text_color_active=text,
+    )
+
+
+def page_options(settings: SiteSettings) -> dict[str, Any]:
+    """What mounting the chat needs besides the app: the gym's theme, the page's style
+    (static/chat.css) and script (static/chat.js: focus, announcements, scrolling)."""
+    return {
+        "theme": accent_theme(settings.accent),
+        "css": (STATIC / "chat.css").read_text("utf-8"),
+        "js": (STATIC / "chat.js").read_text("utf-8"),
+    }
 
 
 def make_cue_checker(assistant: Assistant) -> Callable[[str], str]:
@@ -184,7 +290,7 @@ def cue_tab(assistant: Assistant) -> None:
                 label="Cue", placeholder="e.g. soft knees", scale=4, max_length=200, submit_btn=True
             )
         gr.Examples(CUE_EXAMPLES, inputs=box)
-        result = gr.Markdown(sanitize_html=True, elem_id="cue-result")
+        result = gr.Markdown(label="Cue check result", sanitize_html=True, elem_id="cue-result")
         box.submit(check, inputs=box, outputs=result, api_name="cue")
         gr.Markdown(f"#### Cue catalogue: {len(rows)} cues from the articles, by body part")
         table = gr.Dataframe(

@@ -11,14 +11,16 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from retrieval.records import Contact
 from retrieval.render import script_json
+from web.colours import ink_on, text_accent
 from web.settings import is_colour
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,6 +45,7 @@ class Pages:
     accent: str
     welcome: str
     examples: list[str]
+    contact: Contact | None = None
 
     @classmethod
     def load(
@@ -53,6 +56,7 @@ class Pages:
         welcome: str,
         examples: list[str],
         origins: Sequence[str] = (),
+        contact: Contact | None = None,
     ) -> Pages:
         """Read the templates from `static` and brand the widget script.
 
@@ -64,6 +68,7 @@ class Pages:
             return (static / name).read_text(encoding="utf-8")
 
         brand = {"name": gym_name, "accent": accent, "origins": list(origins)}
+        brand.update(accent_colours(accent))
         return cls(
             embed_html=read("embed.html"),
             widget_js=read("widget.js").replace(
@@ -75,15 +80,19 @@ class Pages:
             accent=accent,
             welcome=welcome,
             examples=examples,
+            contact=contact,
         )
 
     def embed(self, accent: str = "") -> str:
         """The chat page; `accent` (the page's ?accent=) replaces the gym's colour if it is one."""
-        config = {
+        colour = accent if is_colour(accent) else self.accent
+        config: dict[str, Any] = {
             "name": self.gym_name,
-            "accent": accent if is_colour(accent) else self.accent,
+            "accent": colour,
+            **accent_colours(colour),
             "welcome": self.welcome,
             "examples": self.examples,
+            "contact": asdict(self.contact) if self.contact else None,
         }
         body = self.embed_html.replace("{{TITLE}}", html.escape(self.gym_name))
         return body.replace("{{CONFIG}}", script_json(config))
@@ -91,6 +100,11 @@ class Pages:
     def demo(self, base_url: str) -> str:
         """The demo gym page, its widget loaded from `base_url`."""
         return self.demo_html.replace(DEMO_SERVER, base_url)
+
+
+def accent_colours(accent: str) -> dict[str, str]:
+    """The text colours that go with an accent: on it ("ink"), and it as text ("text")."""
+    return {"ink": ink_on(accent), "text": text_accent(accent)}
 
 
 def add_pages(app: Any, pages: Pages) -> None:

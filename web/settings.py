@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import HingeCoachError
+from retrieval.links import web_address
+from retrieval.records import Contact
 
 # What a gym may set in its settings file (TOML) or as HINGECOACH_<KEY> variables.
 SITE_KEYS: dict[str, type] = {
@@ -27,6 +29,8 @@ SITE_KEYS: dict[str, type] = {
     "feedback_rate_limit": str,
     "max_body_bytes": int,
     "db": Path,
+    "contact": Contact,
+    "coach_tools": bool,
 }
 EXAMPLES = [
     "Why do I feel this in my quads?",
@@ -63,6 +67,10 @@ class SiteSettings:
     # Seconds a client may take to send a request's line and headers, then its body: slower
     # ones (slowloris) are dropped instead of holding a connection for ever.
     client_timeout: float = 10.0
+    # Where refusals of questions about the gym's business (prices, hours, booking) send
+    # the visitor; None: they read as any other refusal.
+    contact: Contact | None = None
+    coach_tools: bool = False  # the Cue check tab beside the chat (coaches), off for visitors
 
 
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -96,6 +104,13 @@ def site_value(key: str, text: str) -> Any:
         return [q.strip() for q in text.split("|") if q.strip()]
     if key == "allowed_origins":
         return [o for o in re.split(r"[\s,]+", text) if o]
+    if key == "contact":  # "text" or "text | https://..." or "text | +1 555 0100"
+        text, _, link = text.partition("|")
+        return {"text": text.strip(), "link": link.strip()} if link.strip() else text.strip()
+    if key == "coach_tools":
+        if text.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise HingeCoachError("HINGECOACH_COACH_TOOLS must be true or false.")
+        return text.strip().lower() in ("1", "true", "yes", "on")
     if SITE_KEYS[key] is int:
         try:
             return int(text)
@@ -117,12 +132,40 @@ def site_settings(current: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         kind = SITE_KEYS[key]
         if kind is Path and isinstance(value, str):
             value = values[key] = Path(value)
-        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is Contact:
+            values[key] = read_contact(value)
+            continue
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
         if kind is list:
             ok = ok and all(isinstance(v, str) for v in value)
         if not ok:
             raise HingeCoachError(f"setting {key} must be a {kind.__name__}, not {value!r}.")
     return check_site({**current, **values})
+
+
+def read_contact(value: Any) -> Contact | None:
+    """The contact setting: text, or a table {text, link} whose link is an http(s) address
+    or a phone number; an empty text means none."""
+    if isinstance(value, str):
+        value = {"text": value}
+    if not isinstance(value, dict) or set(value) - {"text", "link"}:
+        raise HingeCoachError('contact must be text, or a table {text = "...", link = "..."}.')
+    text, link = str(value.get("text", "")).strip(), str(value.get("link", "")).strip()
+    if len(text) > 200 or len(link) > 200:
+        raise HingeCoachError("contact text and link must be 200 characters at most.")
+    if not text:
+        if link:
+            raise HingeCoachError("contact needs a text to go with its link.")
+        return None
+    if not link:
+        return Contact(text)
+    if web_address(link):
+        return Contact(text, url=link)
+    if re.fullmatch(r"\+?[0-9][0-9 ().-]{3,}[0-9]", link):
+        return Contact(text, phone=link)
+    raise HingeCoachError(
+        f"contact link must be an http(s) address or a phone number, not {link!r}."
+    )
 
 
 def check_site(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline  # Swagger UI served locally, not fro
 from retrieval.assistant import Assistant
 from web.api import add_error_handlers, router
 from web.feedback import FeedbackStore
-from web.gradio_ui import create_ui
+from web.gradio_ui import create_ui, page_options
 from web.guard import Guard, OriginPolicy, json_cors, timely_http
 from web.pages import STATIC, Pages, add_pages
 from web.rates import RATE_NOUNS, rate_rule, site_limiter
@@ -47,6 +47,7 @@ def create_api(assistant: Assistant, settings: SiteSettings, store: FeedbackStor
         settings.welcome,
         settings.examples,
         OriginPolicy(settings.allowed_origins).allowed,
+        settings.contact,
     )
     add_pages(app, pages)
     return app
@@ -120,7 +121,7 @@ def create_site(
         mcp_server=False,
         run_history=False,
         pwa=False,
-        js=(STATIC / "chat.js").read_text("utf-8"),
+        **page_options(settings),  # the gym's colours, the page's style and script
     )
     # Gradio checks the files an event may copy to its cache (only uploads in, nothing from
     # blocked_paths out) only once it thinks it has launched, which mounting never records:

@@ -8,10 +8,36 @@
   var form = document.getElementById("hc-form");
   var box = document.getElementById("hc-question");
   var send = document.getElementById("hc-send");
+  var announcer = document.getElementById("hc-announce");
   var asked = []; // earlier questions, oldest first: follow-ups use them
   var CONTEXT = 160; // characters of the passage shown around a quote
 
-  if (config.accent) document.documentElement.style.setProperty("--accent", config.accent);
+  var style = document.documentElement.style;
+  if (config.accent) style.setProperty("--accent", config.accent);
+  if (config.ink) style.setProperty("--accent-ink", config.ink);
+  if (config.text) style.setProperty("--accent-text", config.text);
+  var GYM_BUSINESS = "gym business"; // an answer's refusal_topic that the contact line follows
+
+  // Screen readers hear a finished answer (or an error) once; the log itself is not live.
+  function announce(text) {
+    announcer.textContent = "";
+    setTimeout(function () {
+      announcer.textContent = text;
+    }, 50);
+  }
+
+  // Only http(s) addresses become links; anything else stays out of the page.
+  function webAddress(url) {
+    return typeof url === "string" && /^https?:\/\/[^\s]+$/i.test(url) ? url : null;
+  }
+
+  function link(url, text) {
+    var a = el("a", "", text);
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -76,6 +102,8 @@
     return bq;
   }
 
+  // A source as a visitor reads it: the article (a link when it has a web address), its
+  // section, the quote in its passage; the file and offsets folded away for coaches.
   function sourcesList(citations, cid) {
     var box = el("div", "hc-sources");
     box.appendChild(el("h3", "", "Sources"));
@@ -83,11 +111,20 @@
     citations.forEach(function (c) {
       var li = el("li");
       li.id = cid + "-" + c.n;
-      li.appendChild(el("div", "hc-source-title", "[" + c.n + "] " + c.title));
-      li.appendChild(
-        el("div", "hc-source-where", c.source + ", characters " + c.start + "–" + c.end)
-      );
+      var title = el("div", "hc-source-title", "[" + c.n + "] ");
+      var url = webAddress(c.url);
+      title.appendChild(url ? link(url, c.title) : document.createTextNode(c.title));
+      if (c.section && c.section !== c.title) {
+        title.appendChild(el("span", "hc-source-section", " — " + c.section));
+      }
+      li.appendChild(title);
       li.appendChild(quoteInContext(c));
+      var where = el("details", "hc-source-where");
+      where.appendChild(el("summary", "", "Where in the file"));
+      where.appendChild(
+        document.createTextNode(c.source + ", characters " + c.start + "–" + c.end)
+      );
+      li.appendChild(where);
       list.appendChild(li);
     });
     box.appendChild(list);
@@ -149,11 +186,31 @@
       });
   }
 
+  // Where a refused question about prices, hours or booking can be asked instead.
+  function contactLine() {
+    var contact = config.contact;
+    var p = el("p", "hc-contact", "For prices, hours and booking, ask the front desk: " + contact.text);
+    var url = webAddress(contact.url);
+    if (url) {
+      p.appendChild(document.createTextNode(" — "));
+      p.appendChild(link(url, contact.url));
+    } else if (contact.phone) {
+      p.appendChild(document.createTextNode(" — "));
+      var call = el("a", "", contact.phone);
+      call.href = "tel:" + contact.phone.replace(/[^0-9+]/g, "");
+      p.appendChild(call);
+    }
+    return p;
+  }
+
   var counter = 0;
   function showAnswer(data, answerId, question) {
     var cid = "hc-a" + ++counter;
     var node = addMessage("hc-bot");
     node.appendChild(answerParagraphs(data.answer, cid));
+    var desk = config.contact && data.abstained && data.refusal_topic === GYM_BUSINESS;
+    if (desk) node.appendChild(contactLine());
+    announce(node.innerText);
     if (data.citations && data.citations.length) node.appendChild(sourcesList(data.citations, cid));
     if (answerId) node.appendChild(ratingRow(answerId));
     // Show the question and the start of its answer, not the end of the sources.
@@ -180,7 +237,9 @@
       .then(function (res) {
         waiting.remove();
         if (!res.ok) {
-          addMessage("hc-error", "Sorry, " + (res.data.error || "something went wrong."));
+          var text = "Sorry, " + (res.data.error || "something went wrong.");
+          addMessage("hc-error", text);
+          announce(text);
           return;
         }
         asked.push(question);
@@ -189,6 +248,7 @@
       .catch(function () {
         waiting.remove();
         addMessage("hc-error", "Sorry, the coach can't be reached right now.");
+        announce("Sorry, the coach can't be reached right now.");
       })
       .finally(function () {
         send.disabled = false;
@@ -223,6 +283,18 @@
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       form.requestSubmit();
+    }
+  });
+  // In the widget's panel: the widget asks for focus when it opens, and Escape (pressed
+  // here, in the chat's own document) asks the widget to close.
+  window.addEventListener("message", function (event) {
+    if (event.source === window.parent && event.data && event.data.hingeCoach === "focus") {
+      box.focus();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && window.parent !== window) {
+      window.parent.postMessage({ hingeCoach: "close" }, "*");
     }
   });
   welcome();
