@@ -203,11 +203,12 @@ def serve(settings: Settings) -> None:
     run_site(create_site(assistant, settings, FeedbackStore(settings.db), private), settings)
 
 
-def run_report(settings: Settings, out: TextIO, as_json: bool = False) -> int:
-    """Print the coverage-gap report from the question log."""
-    from web.gaps import print_report
+def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Print the coverage-gap report from the question log (the settings' db)."""
+    from web.gaps import parse_since, print_report
 
-    print_report(settings.db, embedder_for(settings), out, as_json)
+    since = parse_since(args.since) if args.since else None
+    print_report(settings.db, embedder_for(settings), out, args.json, since, args.csv)
     return 0
 
 
@@ -282,8 +283,16 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report", help="coverage gaps: unanswered questions by similarity, disliked answers"
     )
-    rep.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
-    rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument(
+        "--db", type=Path, help="question log (default: the settings' db, else data/questions.sqlite3)"
+    )
+    rep.add_argument("--settings", type=Path, help="site settings file (TOML) whose db to read")
+    rep.add_argument(
+        "--since", help="only questions asked since a date (2026-12-01) or for a duration (7d)"
+    )
+    form = rep.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the report as JSON")
+    form.add_argument("--csv", action="store_true", help="print the report as CSV")
     _add_cue_commands(sub, index_help)
     return parser
 
@@ -368,7 +377,7 @@ def run(
         serve(settings)
         return 0
     if args.command == "report":
-        return run_report(settings, stdout, args.json)
+        return run_report(args, settings, stdout)
     if args.command in CUE_COMMANDS:
         return run_cue_command(args, settings, stdin, stdout)
     if args.command == "eval":

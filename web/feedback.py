@@ -177,15 +177,16 @@ class FeedbackStore:
         return found[0] if found else None
 
     def questions(
-        self, answered: bool | None = None, rating: str | None = None
+        self, answered: bool | None = None, rating: str | None = None, since: str | None = None
     ) -> list[LoggedQuestion]:
-        """Logged questions, oldest first, optionally only (un)answered or rated so."""
+        """Logged questions, oldest first, optionally only (un)answered or rated so, or asked
+        at or after `since` (an ISO 8601 UTC time, as asked_at is stored)."""
         sql = (
             "SELECT q.token, q.asked_at, q.channel, q.client, q.question, q.answered, q.answer,"
             " q.sources, f.rating FROM questions q LEFT JOIN feedback f ON f.question_id = q.id"
-            " WHERE 1 = 1"
+            " WHERE q.asked_at >= ?"
         )
-        params: list[object] = []
+        params: list[object] = [since or ""]
         if answered is not None:
             sql += " AND q.answered = ?"
             params.append(int(answered))
@@ -199,14 +200,18 @@ class FeedbackStore:
             for r in rows
         ]
 
-    def totals(self) -> Totals:
-        """How many questions, answered, distinct visitors, thumbs up and down."""
+    def totals(self, since: str | None = None) -> Totals:
+        """How many questions, answered, distinct visitors, thumbs up and down (of questions
+        asked at or after `since`, when given)."""
         with self._connect() as db:
             questions, answered, visitors = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(answered), 0), COUNT(DISTINCT client) FROM questions"
+                "SELECT COUNT(*), COALESCE(SUM(answered), 0), COUNT(DISTINCT client)"
+                " FROM questions WHERE asked_at >= ?",
+                (since or "",),
             ).fetchone()
             up, down = db.execute(
-                "SELECT COALESCE(SUM(rating = 'up'), 0), COALESCE(SUM(rating = 'down'), 0)"
-                " FROM feedback"
+                "SELECT COALESCE(SUM(f.rating = 'up'), 0), COALESCE(SUM(f.rating = 'down'), 0)"
+                " FROM feedback f JOIN questions q ON q.id = f.question_id WHERE q.asked_at >= ?",
+                (since or "",),
             ).fetchone()
         return Totals(questions, answered, visitors, up, down)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
 from retrieval.embedder import Embedder
+from retrieval.errors import HingeCoachError
 from retrieval.render import terminal
 from web.feedback import FeedbackStore, LoggedQuestion
 
@@ -149,25 +152,81 @@ def disliked_answers(rated: list[LoggedQuestion]) -> list[Disliked]:
     ]
 
 
-def build_report(store: FeedbackStore, embedder: Embedder, threshold: float = SIMILAR) -> GapReport:
-    """Read the log and build the coverage-gap report."""
-    totals = store.totals()
+def build_report(
+    store: FeedbackStore,
+    embedder: Embedder,
+    threshold: float = SIMILAR,
+    since: datetime | None = None,
+) -> GapReport:
+    """Read the log (the questions asked at or after `since`, when given) and build the
+    coverage-gap report."""
+    after = since.astimezone(UTC).isoformat(timespec="seconds") if since else None
+    totals = store.totals(since=after)
     return GapReport(
         questions=totals.questions,
         answered=totals.answered,
         visitors=totals.visitors,
         up=totals.up,
         down=totals.down,
-        gaps=group_similar(store.questions(answered=False), embedder, threshold),
-        disliked=disliked_answers(store.questions(rating="down")),
+        gaps=group_similar(store.questions(answered=False, since=after), embedder, threshold),
+        disliked=disliked_answers(store.questions(rating="down", since=after)),
     )
 
 
-def print_report(db: Path, embedder: Embedder, out: TextIO, as_json: bool = False) -> None:
-    """Print the coverage-gap report of the question log at `db`, as text or JSON."""
+_DURATION = re.compile(r"^(\d+)\s*([hdw])$")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """A report's start: a date (2026-12-01, from its midnight UTC), a UTC time
+    (2026-12-01T09:00) or a duration back from now (36h, 7d, 2w)."""
+    now = now or datetime.now(UTC)
+    text = text.strip().lower()
+    if match := _DURATION.match(text):
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise HingeCoachError(
+            f"--since takes a date (2026-12-01) or a duration (36h, 7d, 2w), not {text!r}."
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+CSV_COLUMNS = ["kind", "count", "visitors", "question", "also_asked", "answer", "sources"]
+
+
+def write_csv(report: GapReport, out: TextIO) -> None:
+    """The report as CSV for a spreadsheet: one row per gap ("unanswered", with its other
+    wordings) and per disliked answer ("thumbs down", with the answer and its sources)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for group in report.gaps:
+        wordings = " | ".join(group.wordings)
+        writer.writerow(["unanswered", group.count, group.visitors, group.label, wordings, "", ""])
+    for item in report.disliked:
+        sources = " ".join(item.sources)
+        writer.writerow(["thumbs down", item.count, "", item.question, "", item.answer, sources])
+
+
+def print_report(
+    db: Path,
+    embedder: Embedder,
+    out: TextIO,
+    as_json: bool = False,
+    since: datetime | None = None,
+    as_csv: bool = False,
+) -> None:
+    """Print the coverage-gap report of the question log at `db`, as text, JSON or CSV."""
     store = FeedbackStore(db, create=False)
-    report = build_report(store, embedder)
+    report = build_report(store, embedder, since=since)
     if as_json:
-        print(json.dumps(asdict(report), ensure_ascii=False, indent=2), file=out)
+        record = {**asdict(report), "since": since.isoformat(timespec="seconds") if since else None}
+        print(json.dumps(record, ensure_ascii=False, indent=2), file=out)
+    elif as_csv:
+        write_csv(report, out)
     else:
-        print(terminal("\n".join(report.lines())), file=out)
+        lines = report.lines()
+        if since:
+            lines.insert(0, f"Since {since.astimezone(UTC):%Y-%m-%d %H:%M} UTC:")
+        print(terminal("\n".join(lines)), file=out)
