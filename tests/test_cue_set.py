@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from retrieval.cues.render import format_cue_markdown, format_cue_text
 from retrieval.evaluation import CUES
 from retrieval.evaluation.cues import evaluate_cues, load_labels
 from tests.conftest import ROOT, source_text
@@ -110,3 +111,27 @@ def test_the_bench_prints_the_figures(assistant):
     assert lines[0].startswith(f"{len(LABELS)} labelled cues")
     assert any(line.startswith("verdict found") for line in lines)
     assert any(line.startswith("stance  discouraged") for line in lines)
+
+
+def test_a_negated_instruction_is_the_cue_found_and_discouraged(assistant):
+    """ "your legs should not be fully locked out" says the cue "lock your knees", as a warning."""
+    result = assistant.check_cue("lock your knees")
+    assert result.verdict == "found"
+    best = result.matches[0]
+    assert "should not be fully locked out" in best.quote and best.stance == "discouraged"
+    assert "lock" in source_text(best.source)[best.words_start : best.words_end]
+
+
+def test_a_qualifier_no_sentence_states_makes_a_close_match_only_related(assistant):
+    """ "exhale at the top" is not "think about exhaling into that space": the articles never
+    say when; the coach is told which words are missing."""
+    result = assistant.check_cue("exhale at the top")
+    assert result.verdict == "not_found"
+    best = result.matches[0]
+    assert best.kind == "related" and "exhaling into that space" in best.quote
+    assert best.missing == ("at the top",)
+    assert result.to_json()["matches"][0]["missing"] == ["at the top"]
+    assert "it does not say “at the top”" in format_cue_text(result)
+    assert "it does not say “at the top”" in format_cue_markdown(result)
+    # Stated, the same kind of cue stays close.
+    assert assistant.check_cue("exhale as you hinge").verdict == "close"

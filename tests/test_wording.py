@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.cues.wording import Wording, clause_spans, match_wording, tokenize, topics_of
+from retrieval.cues.wording import (
+    Wording,
+    clause_spans,
+    cue_qualifiers,
+    match_wording,
+    tokenize,
+    topics_of,
+    unstated,
+)
 
 
 def uses(cue: str, sentence: str) -> str | None:
@@ -33,6 +41,12 @@ def uses(cue: str, sentence: str) -> str | None:
             "Knees forward, booty back",
         ),
         ("keep your spine neutral", "Maintain a solid, neutral spine", "neutral spine"),
+        # a bracketed warning about the words before it: the article says not to
+        (
+            "lock your knees",
+            "Maintain a slight flexion in the knees (your legs should not be fully locked out)",
+            "knees (your legs should not be fully locked",
+        ),
         (
             "don't round your low back",
             "rounding through the low back",
@@ -58,10 +72,34 @@ def test_same_wording_ignores_case_punctuation_inflection_and_order(cue, sentenc
         ("soft knees", "Knees should move forward a little, and stay soft"),
         # a missing word
         ("keep a vertical shin angle", "Shins stay vertical."),
+        # a bracket that is no warning is a pause like any other
+        ("ribs stacked over the pelvis", "maintain a stacked body position (ribs over pelvis)"),
     ],
 )
 def test_different_wording_is_not_found(cue, sentence):
     assert uses(cue, sentence) is None
+
+
+@pytest.mark.parametrize(
+    ("cue", "said"),
+    [
+        ("exhale at the top", ["at the top"]),
+        ("push your hips back explosively", ["explosively"]),
+        ("slowly squeeze your glutes on the way up", ["on the way up", "slowly"]),
+        ("unlock your knees slightly", ["slightly"]),
+        ("really brace your belly", []),  # an intensifier, and a noun in -ly
+        ("hinge from the hips", []),
+    ],
+)
+def test_a_cues_when_and_how_are_its_qualifiers(cue, said):
+    assert [q.text for q in cue_qualifiers(cue)] == said
+
+
+def test_a_qualifier_is_stated_by_its_word_or_its_label():
+    tokens = tokenize("Squeeze at the top of the lift, with an explosive drive, slightly")
+    how = cue_qualifiers("drive explosively at the top, slightly, slowly")
+    assert unstated(how, tokens, {"slight"}) == ["slowly"]
+    assert unstated(how, tokenize("Drive hard."), set()) == ["at the top", "explosively", "slightly", "slowly"]
 
 
 def test_a_cue_of_filler_words_requires_nothing():

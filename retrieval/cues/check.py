@@ -5,7 +5,9 @@
   sentence embeddings) AND shares a word of action, direction or amount with it
   beyond the body part ("drive your hips back into a wall" ~ "driving your butt
   back into an imaginary wall"), on the same body part, without a contradicting
-  qualifier ("straight" knees is not "slight flexion").
+  qualifier ("straight" knees is not "slight flexion"), and stating the cue's when and
+  how ("exhale at the top" is not "think about exhaling into that space": such a
+  passage is only related, with "at the top" named as missing).
 - not_found: neither; the nearest passages are still listed.
 
 Each match carries the article's stance toward those words (retrieval/cues/stance.py),
@@ -31,13 +33,16 @@ from retrieval.cues.stance import (
 from retrieval.cues.units import CueBook, Unit
 from retrieval.cues.wording import (
     WARNING_OPENERS,
+    Qualifier,
     Token,
     Wording,
+    cue_qualifiers,
     folded,
     folded_words,
     match_wording,
     token_topics,
     tokenize,
+    unstated,
 )
 from retrieval.cues.wordlists import OPPOSED, QUALIFIERS
 from retrieval.embedder import Embedder
@@ -85,9 +90,12 @@ class CueMatch:
     passage_start: int = 0
     words_start: int = 0  # the words that matched, inside the quote (document offsets)
     words_end: int = 0
+    # The cue's "when" or "how" ("at the top", "explosively") that this passage, otherwise
+    # close, does not say: why it is only related.
+    missing: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "kind": self.kind,
             "title": self.title,
             "source": self.source,
@@ -98,6 +106,9 @@ class CueMatch:
             "score": round(self.score, 4),
             "stance": self.stance,
         }
+        if self.missing:
+            record["missing"] = list(self.missing)
+        return record
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,7 @@ class _Cue:
     topics: set[str]
     qualifiers: set[str]
     warned: set[str]  # the cue's own words after its "not"/"instead of" ("hips back, not down")
+    how: tuple[Qualifier, ...] = ()  # when or how it is done: "at the top", "explosively"
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,7 @@ class _Candidate:
     score: float  # for ranking: cosine + weighted share of the cue's words
     cosine: float
     words: tuple[int, int]  # document offsets of the matched words
+    missing: tuple[str, ...] = ()  # the cue's qualifiers a close passage does not state
 
 
 def _warned_words(text: str, tokens: list[Token]) -> set[str]:
@@ -273,6 +286,7 @@ def check_cue(
         {t for _, t in token_topics(tokens)},
         qualifiers(tokens, text),
         _warned_words(text, tokens),
+        cue_qualifiers(text),
     )
     cosines = book.vectors @ target.vector
     scores = (cosines + settings.w_overlap * _overlaps(book, target)) / (1 + settings.w_overlap)
@@ -316,12 +330,31 @@ def _candidate(
     close = [i for i in parts if _is_close(book, cue, i, float(cosines[i]), settings)]
     # A close clause says more precisely what is close (and in what stance) than its sentence.
     close = [i for i in close if i != quote] or close
+    missing: list[str] = []
     if close:
-        kind, best = "close", max(close, key=lambda i: scores[i])
+        best = max(close, key=lambda i: scores[i])
+        # Without the cue's "at the top" or "explosively", it is another instruction.
+        missing = _unstated(book, cue, quote)
+        kind = "related" if missing else "close"
     where = book.units[best]
     return _Candidate(
-        quote, best, kind, float(scores[best]), float(cosines[best]), (where.start, where.end)
+        quote,
+        best,
+        kind,
+        float(scores[best]),
+        float(cosines[best]),
+        (where.start, where.end),
+        tuple(missing),
     )
+
+
+def _unstated(book: CueBook, cue: _Cue, quote: int) -> list[str]:
+    """The cue's qualifiers (when, how) that the quote's sentence does not state."""
+    if not cue.how:
+        return []
+    text, _ = unit_sentence(book, book.units[quote])
+    tokens = tokenize(text)
+    return unstated(cue.how, tokens, qualifiers(tokens, text))
 
 
 def _is_close(book: CueBook, cue: _Cue, i: int, cosine: float, settings: CueSettings) -> bool:
@@ -397,6 +430,7 @@ def _match(book: CueBook, cue: _Cue, c: _Candidate) -> CueMatch:
         passage_start=chunk.start if unit.kind != "heading" else unit.start,
         words_start=c.words[0],
         words_end=c.words[1],
+        missing=c.missing,
     )
 
 

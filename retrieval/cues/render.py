@@ -28,17 +28,23 @@ STANCE_TEXT = {
 RELATED_TEXT = "related: near the cue, not the cue itself"
 
 
-def _label(kind: str, stance: str, sep: str = " · ") -> str:
+def _label(kind: str, stance: str, sep: str = " · ", missing: tuple[str, ...] = ()) -> str:
     """A match's kind and stance; a related passage's stance is about its own words, not the
-    cue's, so it is left out ("discouraged" there would read as if the cue were)."""
-    return RELATED_TEXT if kind == "related" else f"{kind}{sep}{stance}"
+    cue's, so it is left out ("discouraged" there would read as if the cue were). A passage
+    that would be close but for the cue's "at the top" or "explosively" says which."""
+    if kind != "related":
+        return f"{kind}{sep}{stance}"
+    if missing:
+        said = ", ".join(f"“{m}”" for m in missing)
+        return f"{RELATED_TEXT} (it does not say {said})"
+    return RELATED_TEXT
 
 
 def format_cue_text(check: CueCheck) -> str:
     """A cue check for the terminal: the verdict, each match, then any differences."""
     lines = [f"{check.cue}: {VERDICT_TEXT[check.verdict]}"]
     for n, m in enumerate(check.matches, start=1):
-        lines.append(f"[{n}] {_label(m.kind, m.stance, ', ')}: {m.quote}")
+        lines.append(f"[{n}] {_label(m.kind, m.stance, ', ', m.missing)}: {m.quote}")
         lines.append(f"    {m.title} — {m.source}:{m.start}-{m.end} (score {m.score:.2f})")
     for d in check.differences:
         lines.append(f"! {d.note}")
@@ -96,7 +102,8 @@ def format_cue_markdown(check: CueCheck) -> str:
     for n, m in enumerate(check.matches, start=1):
         heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
         parts.append(
-            f"**[{n}] {_esc(m.title)}**{heading} · {_label(m.kind, STANCE_TEXT[m.stance])}  \n"
+            f"**[{n}] {_esc(m.title)}**{heading} · "
+            f"{_esc(_label(m.kind, STANCE_TEXT[m.stance], missing=m.missing))}  \n"
             f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
             f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
         )

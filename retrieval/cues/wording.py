@@ -43,6 +43,7 @@ class Token:
     end: int
     key: str = ""  # its own stem (sense-marked: "back#" is the body part)
     pause: bool = False  # a comma, bracket, dash... stands between it and the word before
+    aside: bool = False  # that pause only opens a bracket: "the knees (your legs should...)"
 
     @property
     def filler(self) -> bool:
@@ -69,14 +70,16 @@ def tokenize(text: str) -> list[Token]:
         stems = {stem(word)}
         if i + 1 < len(matches) and text[m.end() : matches[i + 1].start()] == "-":
             stems.add(stem(word + matches[i + 1].group().lower()))
-        pause = i > 0 and bool(_PAUSE.search(text, matches[i - 1].end(), m.start()))
-        tokens.append(Token(word, frozenset(stems), m.start(), m.end(), stem(word), pause))
+        gap = text[matches[i - 1].end() : m.start()] if i else ""
+        pause = i > 0 and bool(_PAUSE.search(gap))
+        aside = pause and gap.strip() == "("
+        tokens.append(Token(word, frozenset(stems), m.start(), m.end(), stem(word), pause, aside))
     body = {i for i, _ in token_topics(tokens)}
     for i, token in enumerate(tokens):
         if token.word in _TWO_SENSES and (i in body) != (token.word == "hip"):
             key = token.word + "#"
             tokens[i] = Token(
-                token.word, frozenset({key}), token.start, token.end, key, token.pause
+                token.word, frozenset({key}), token.start, token.end, key, token.pause, token.aside
             )
     return tokens
 
@@ -284,12 +287,30 @@ def match_wording(wording: Wording, tokens: list[Token]) -> tuple[int, int] | No
                 continue
             if not _in_order(wording.ordered, window):
                 continue
-            if sum(t.pause for t in tokens[content[a] + 1 : content[b] + 1]) > wording.pauses:
+            if _pauses(tokens, content[a], content[b]) > wording.pauses:
                 break  # the stretch runs across clauses ("stand up, sit down, or simply move")
             if best is None or b - a < _width(best, content):
                 best = (content[a], content[b])
             break
     return best
+
+
+def _pauses(tokens: list[Token], first: int, last: int) -> int:
+    """Pauses inside tokens[first..last], but for a bracketed warning about the words
+    before it: "the knees (your legs should not be fully locked out)" says the knees should
+    not lock, so it matches "lock your knees", as a warning."""
+    count = 0
+    for i in range(first + 1, last + 1):
+        if not tokens[i].pause:
+            continue
+        warns = any(_negates(t) for t in tokens[i : last + 1])
+        if not (tokens[i].aside and warns):
+            count += 1
+    return count
+
+
+def _negates(token: Token) -> bool:
+    return token.word in NEGATIONS or token.word.endswith("n't")
 
 
 def _width(span: tuple[int, int], content: list[int]) -> int:
@@ -303,6 +324,62 @@ def _in_order(pairs: tuple[tuple[str, str], ...], window: list[Token]) -> bool:
         if first_a is None or last_b is None or first_a >= last_b:
             return False
     return True
+
+
+# ---------------------------------------------------------------- how and when a cue says it
+
+
+@dataclass(frozen=True)
+class Qualifier:
+    """A part of a cue that says when or how ("at the top", "explosively"): a match that
+    does not say it too gives a different instruction."""
+
+    text: str  # as the cue says it
+    options: tuple[frozenset[str], ...]  # a sentence with all the stems of one states it
+    label: str | None = None  # or with this qualifier label (QUALIFIERS: "slightly" ~ "slight")
+
+
+_WHEN = re.compile(
+    r"\b(?:at|on|in|during|through|to|by|near|from)\s+(?:the\s+|your\s+)?"
+    r"(top|bottom|start|beginning|end|finish|lockout|lock-out|peak|way\s+(?:up|down))\b",
+    re.IGNORECASE,
+)
+# Adverbs of manner and pace: "explosively", "slowly", "hard". Words in -ly that only
+# intensify or hedge ("really", "simply") say nothing a sentence must repeat.
+_MANNER = frozenset({"hard", "fast", "slow", "quick", "explosive", "powerful"})
+_NOT_MANNER = frozenset(
+    {"only", "really", "actually", "simply", "truly", "just", "fully", "totally", "completely",
+     "basically", "generally", "usually", "likely", "early", "belly", "family", "properly",
+     "correctly", "nicely", "definitely", "literally", "especially", "mostly", "nearly"}
+)
+
+
+def cue_qualifiers(text: str) -> tuple[Qualifier, ...]:
+    """The cue's parts that say when ("at the top", "on the way up") or how ("explosively",
+    "slowly") the instruction is done."""
+    found = [
+        Qualifier(m.group(0), (frozenset(stem(w.lower()) for w in m.group(1).split()),))
+        for m in _WHEN.finditer(text)
+    ]
+    for token in tokenize(text):
+        word = token.word
+        manner = word in _MANNER or (word.endswith("ly") and len(word) > 5)
+        if not manner or word in _NOT_MANNER:
+            continue
+        base = word[:-2] if word.endswith("ly") else word
+        options = (frozenset({stem(word)}), frozenset({stem(base)}))
+        found.append(Qualifier(word, options, QUALIFIERS.get(word)))
+    return tuple(found)
+
+
+def unstated(qualifiers: tuple[Qualifier, ...], tokens: list[Token], labels: set[str]) -> list[str]:
+    """The qualifiers that a text (its tokens, and its qualifier labels) does not state."""
+    said: set[str] = set().union(*(t.stems for t in tokens)) if tokens else set()
+    return [
+        q.text
+        for q in qualifiers
+        if not (any(o <= said for o in q.options) or (q.label and q.label in labels))
+    ]
 
 
 def folded_words(tokens: list[Token]) -> list[str | None]:
