@@ -284,7 +284,9 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="coverage gaps: unanswered questions by similarity, disliked answers"
     )
     rep.add_argument(
-        "--db", type=Path, help="question log (default: the settings' db, else data/questions.sqlite3)"
+        "--db",
+        type=Path,
+        help="question log (default: the settings' db, else data/questions.sqlite3)",
     )
     rep.add_argument("--settings", type=Path, help="site settings file (TOML) whose db to read")
     rep.add_argument(

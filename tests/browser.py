@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,18 +81,82 @@ def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[st
             proc.kill()
 
 
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @contextmanager
-def browser_page() -> Iterator[object]:
+def browser_page(viewport: dict[str, int] | None = None) -> Iterator[Any]:
     """A Playwright page in headless Debian Chromium (no browser download)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
+            page = browser.new_page(viewport=viewport or {"width": 1100, "height": 1000})
             yield page
         finally:
             browser.close()
+
+
+# WCAG 2.1 A and AA rules; the issues that would stop someone: serious and critical.
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
+
+
+def axe_violations(target: Any) -> list[str]:
+    """axe-core (from the axe-playwright-python package) run in a page or frame: its serious
+    and critical WCAG 2.1 A/AA violations, one line each with the elements concerned."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(target, options=AXE_OPTIONS).response
+    return [
+        f"{v['id']} ({v['impact']}): {[n['html'][:160] for n in v['nodes'][:3]]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def focused(target: Any) -> str:
+    """The focused element of a page or frame, as tag#id[name] (descending into shadow roots)."""
+    return str(
+        target.evaluate(
+            """() => {
+                let e = document.activeElement;
+                while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+                if (!e) return "";
+                const name = e.getAttribute("aria-label") || e.getAttribute("title") || "";
+                return `${e.tagName.toLowerCase()}#${e.id}[${name}]`;
+            }"""
+        )
+    )
+
+
+@contextmanager
+def serving(site: Any) -> Iterator[str]:
+    """A site built in this process (e.g. with a stand-in assistant) served by uvicorn on a
+    free loopback port in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(site, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{config.port}"
+    try:
+        deadline = time.time() + 60
+        while not server.started:
+            if time.time() > deadline or not thread.is_alive():
+                raise AssertionError("the site did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
 
 
 @contextmanager

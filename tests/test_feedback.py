@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
-from retrieval.errors import FeedbackStoreError
+from retrieval.errors import FeedbackStoreError, HingeCoachError
 from retrieval.records import Answer, Citation
+from tests.helpers import run
 from web.feedback import FeedbackStore
-from web.gaps import build_report, group_similar, question_key
+from web.gaps import build_report, group_similar, parse_since, question_key, write_csv
 
 
 def answered(question: str) -> Answer:
@@ -115,3 +120,81 @@ def test_report_lists_gaps_and_disliked_answers(tmp_path, fake_embedder):
     assert "thumbs down 2" in text
     assert "   1×  Is creatine safe?" in text
     assert "   2×  what about my knees" in text and "corpus/x.txt:10-28" in text
+
+
+def backdate(store: FeedbackStore, question: str, when: str) -> None:
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE questions SET asked_at = ? WHERE question = ?", (when, question))
+
+
+def test_report_since_a_date_or_a_duration_reads_only_those_questions(tmp_path, fake_embedder):
+    store = FeedbackStore(tmp_path / "log.sqlite3")
+    store.log(abstained("Is creatine safe?"), "api", "a")
+    token = store.log(answered("what about my knees"), "api", "b")
+    assert token is not None
+    store.rate(token, "down")
+    store.log(abstained("How much is a membership?"), "api", "c")
+    backdate(store, "Is creatine safe?", "2026-01-05T10:00:00+00:00")
+    backdate(store, "what about my knees", "2026-01-05T11:00:00+00:00")
+    backdate(store, "How much is a membership?", "2026-01-20T09:00:00+00:00")
+    now = datetime(2026, 1, 21, 12, tzinfo=UTC)
+    week = build_report(store, fake_embedder, since=parse_since("7d", now))
+    assert (week.questions, week.answered, week.down) == (1, 0, 0)
+    assert [g.label for g in week.gaps] == ["How much is a membership?"] and not week.disliked
+    month = build_report(store, fake_embedder, since=parse_since("2026-01-01", now))
+    assert (month.questions, month.down) == (3, 1) and month.disliked
+    assert parse_since("36h", now) == datetime(2026, 1, 20, 0, tzinfo=UTC)
+    assert parse_since("2w", now) == datetime(2026, 1, 7, 12, tzinfo=UTC)
+    with pytest.raises(HingeCoachError, match="--since takes a date"):
+        parse_since("last week", now)
+
+
+def test_report_as_csv_has_a_row_per_gap_and_per_disliked_answer(tmp_path, fake_embedder):
+    store = FeedbackStore(tmp_path / "log.sqlite3")
+    for client in ("a", "b"):
+        store.log(abstained("Is creatine safe?"), "api", client)
+    token = store.log(answered('what about my "knees", then?'), "api", "a")
+    assert token is not None
+    store.rate(token, "down")
+    out = io.StringIO()
+    write_csv(build_report(store, fake_embedder), out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows == [
+        {
+            "kind": "unanswered",
+            "count": "2",
+            "visitors": "2",
+            "question": "Is creatine safe?",
+            "also_asked": "",
+            "answer": "",
+            "sources": "",
+        },
+        {
+            "kind": "thumbs down",
+            "count": "1",
+            "visitors": "",
+            "question": 'what about my "knees", then?',
+            "also_asked": "",
+            "answer": "Hinge at the hips. [1]",
+            "sources": "corpus/x.txt:10-28",
+        },
+    ]
+
+
+def test_report_reads_the_log_the_settings_name(tmp_path, monkeypatch):
+    """`report` takes --settings or HINGECOACH_SETTINGS, whose db wins over the default;
+    --db wins over both."""
+    settings_log, other_log = tmp_path / "gym.sqlite3", tmp_path / "other.sqlite3"
+    FeedbackStore(settings_log).log(abstained("Do you sell protein bars?"), "api", "a")
+    FeedbackStore(other_log).log(abstained("Where do I park?"), "api", "a")
+    gym = tmp_path / "gym.toml"
+    gym.write_text(f'gym_name = "Iron Oak"\ndb = "{settings_log}"\n', "utf-8")
+    monkeypatch.delenv("HINGECOACH_SETTINGS", raising=False)
+    monkeypatch.delenv("HINGECOACH_DB", raising=False)
+    code, out = run(["report", "--settings", str(gym)])
+    assert code == 0 and "Do you sell protein bars?" in out
+    monkeypatch.setenv("HINGECOACH_SETTINGS", str(gym))
+    code, out = run(["report", "--csv", "--since", "1d"])
+    assert code == 0 and out.startswith("kind,count,") and "Do you sell protein bars?" in out
+    code, out = run(["report", "--db", str(other_log), "--json"])
+    assert code == 0 and json.loads(out)["gaps"][0]["label"] == "Where do I park?"

@@ -228,9 +228,9 @@ def test_slow_and_dropped_clients_do_not_stall_others(site):
         for _ in range(10):  # dropped mid-request: half a body, then a reset
             drop(port, b'POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"q')
         with httpx.Client(base_url=url, timeout=60) as client:
-            for _ in range(3):  # chat readers that hang up mid-stream
-                event = client.post("/gradio_api/call/chat", json={"data": ["how to hinge", []]})
-                with client.stream("GET", f"/gradio_api/call/chat/{event.json()['event_id']}"):
+            for _ in range(3):  # Gradio API readers that hang up mid-stream
+                event = client.post("/gradio_api/call/ask", json={"data": ["how to hinge", []]})
+                with client.stream("GET", f"/gradio_api/call/ask/{event.json()['event_id']}"):
                     pass
             began = time.monotonic()
             answers = [

@@ -8,6 +8,7 @@ import pytest
 
 import app
 from retrieval.errors import HingeCoachError
+from retrieval.records import Contact
 from web import gradio_ui
 from web.feedback import FeedbackStore
 
@@ -110,3 +111,39 @@ def test_the_example_settings_file_is_valid():
     settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(app.ROOT / "gym.example.toml")})
     assert settings.gym_name == "Iron Oak Barbell Club" and settings.accent == "#c2410c"
     assert len(settings.allowed_origins) == 2 and len(settings.examples) == 3
+
+
+def test_contact_and_coach_tools_come_from_the_file_or_the_environment(tmp_path):
+    path = tmp_path / "gym.toml"
+    path.write_text(
+        'coach_tools = true\n[contact]\ntext = "the front desk, 12 Mill Lane"\n'
+        'link = "https://ironoak.example/book"\n'
+    )
+    settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(path)})
+    assert settings.coach_tools is True
+    assert settings.contact == Contact(
+        "the front desk, 12 Mill Lane", url="https://ironoak.example/book"
+    )
+    env = app.Settings.from_env(
+        {"HINGECOACH_CONTACT": "Call us | +1 (555) 010-0100", "HINGECOACH_COACH_TOOLS": "no"}
+    )
+    assert env.contact == Contact("Call us", phone="+1 (555) 010-0100")
+    assert env.coach_tools is False
+    assert app.Settings.from_env({"HINGECOACH_CONTACT": "Ask at the desk"}).contact == Contact(
+        "Ask at the desk"
+    )
+    defaults = app.Settings.from_env({})
+    assert defaults.contact is None and defaults.coach_tools is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HINGECOACH_CONTACT": "desk | javascript:alert(1)"}, r"an http\(s\) address or a phone"),
+        ({"HINGECOACH_CONTACT": " | https://ironoak.example"}, "needs a text"),
+        ({"HINGECOACH_COACH_TOOLS": "sometimes"}, "must be true or false"),
+    ],
+)
+def test_bad_contact_or_coach_tools_are_one_clear_error(env, message):
+    with pytest.raises(HingeCoachError, match=message):
+        app.Settings.from_env(env)

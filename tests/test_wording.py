@@ -99,7 +99,12 @@ def test_a_qualifier_is_stated_by_its_word_or_its_label():
     tokens = tokenize("Squeeze at the top of the lift, with an explosive drive, slightly")
     how = cue_qualifiers("drive explosively at the top, slightly, slowly")
     assert unstated(how, tokens, {"slight"}) == ["slowly"]
-    assert unstated(how, tokenize("Drive hard."), set()) == ["at the top", "explosively", "slightly", "slowly"]
+    assert unstated(how, tokenize("Drive hard."), set()) == [
+        "at the top",
+        "explosively",
+        "slightly",
+        "slowly",
+    ]
 
 
 def test_a_cue_of_filler_words_requires_nothing():

@@ -348,9 +348,32 @@ _WHEN = re.compile(
 # intensify or hedge ("really", "simply") say nothing a sentence must repeat.
 _MANNER = frozenset({"hard", "fast", "slow", "quick", "explosive", "powerful"})
 _NOT_MANNER = frozenset(
-    {"only", "really", "actually", "simply", "truly", "just", "fully", "totally", "completely",
-     "basically", "generally", "usually", "likely", "early", "belly", "family", "properly",
-     "correctly", "nicely", "definitely", "literally", "especially", "mostly", "nearly"}
+    {
+        "only",
+        "really",
+        "actually",
+        "simply",
+        "truly",
+        "just",
+        "fully",
+        "totally",
+        "completely",
+        "basically",
+        "generally",
+        "usually",
+        "likely",
+        "early",
+        "belly",
+        "family",
+        "properly",
+        "correctly",
+        "nicely",
+        "definitely",
+        "literally",
+        "especially",
+        "mostly",
+        "nearly",
+    }
 )
 
 
