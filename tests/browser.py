@@ -125,7 +125,9 @@ def focused(target: Any) -> str:
         target.evaluate(
             """() => {
                 let e = document.activeElement;
-                while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+                while (e && e.shadowRoot && e.shadowRoot.activeElement) {
+                    e = e.shadowRoot.activeElement;
+                }
                 if (!e) return "";
                 const name = e.getAttribute("aria-label") || e.getAttribute("title") || "";
                 return `${e.tagName.toLowerCase()}#${e.id}[${name}]`;

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
