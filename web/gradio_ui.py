@@ -236,7 +236,7 @@ def make_api_asker(
 def accent_theme(accent: str) -> gr.themes.Base:
     """Gradio's default theme in the gym's colour: the accent at 500, with readable text."""
     shades = ramp(accent)
-    hue = gr.themes.Color(*(shades[name] for name in SHADES), name="gym")  # type: ignore[arg-type]
+    hue = gr.themes.Color(**{f"c{name}": shades[name] for name in SHADES}, name="gym")
     ink, text = ink_on(accent), text_accent(accent)
     return gr.themes.Default(primary_hue=hue).set(
         button_primary_background_fill="*primary_500",
