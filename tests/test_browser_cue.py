@@ -1,10 +1,16 @@
-"""The Cue check tab as a coach sees it, in headless Chromium."""
+"""The Cue check tab as a coach sees it (a server with coach_tools on), in headless Chromium."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser import ARTIFACTS, browser_page, require_chromium, running_server
+from tests.browser import (
+    ARTIFACTS,
+    axe_violations,
+    browser_page,
+    require_chromium,
+    running_server,
+)
 
 pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
@@ -14,7 +20,8 @@ def url(real_index_dir):
     """One server for the module's tests; each opens its own page."""
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    with running_server("--index", str(real_index_dir)) as address:
+    env = {"HINGECOACH_COACH_TOOLS": "true"}  # the tab is for coaches: off by default
+    with running_server("--index", str(real_index_dir), env=env) as address:
         yield address
 
 
@@ -41,6 +48,7 @@ def test_cue_check_tab_shows_verdict_stance_and_catalogue(url):
         assert "Knees remain soft" in text and "endorsed" in text
         assert "instructions on the knees differ" in text
         assert result.locator("mark").count() >= 3
+        assert axe_violations(page) == []  # the tab with a result, its catalogue included
         catalogue = page.locator("#cue-catalogue")
         assert "hinge at the hips" in catalogue.inner_text()
         catalogue.get_by_placeholder("Search").fill("shin")
@@ -62,3 +70,10 @@ def test_a_cue_no_article_says_shows_nearby_passages_without_a_stance(url):
         text = result.inner_text()
         assert "related: near the cue, not the cue itself" in text
         assert "discouraged" not in text and "endorsed" not in text
+
+
+def test_a_missing_qualifier_is_named(url):
+    with browser_page() as page:
+        verdict = "Not found: no article says this"
+        result = check_cue(page, url, "exhale at the top", verdict, "cue-check-qualifier.png")
+        assert "it does not say “at the top”" in result.inner_text()

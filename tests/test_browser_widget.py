@@ -1,5 +1,6 @@
-"""A gym's page with the widget, in headless Chromium: allowed, it answers with citations;
-anywhere else, the browser refuses the chat. Screenshots go to test-artifacts/."""
+"""A gym's page with the widget, in headless Chromium: allowed, it answers with citations,
+in the gym's colour, by keyboard (focus moves into the chat and back to the button); anywhere
+else, the browser refuses the chat. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -9,18 +10,33 @@ import pytest
 
 from tests.browser import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    axe_violations,
     browser_page,
+    focused,
     free_port,
     require_chromium,
     running_server,
     static_pages,
 )
+from tests.helpers import ARTICLE_URLS
 from web.feedback import FeedbackStore
 from web.pages import DEMO_SERVER, STATIC
 
 pytestmark = pytest.mark.slow  # a real browser or server: see the README's inner loop
 
 GYM_NAME = "Iron Oak Barbell Club"
+ACCENT = "#7c2d12"  # not the default: the pages must show this one
+# The README's iframe snippet, pasted as is into a page of another origin.
+IFRAME_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Iron Oak: coach</title>'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+    '<body style="margin:0;font-family:system-ui;background:#faf7f2"><main style="padding:16px">'
+    "<h1>Ask our coach</h1>"
+    '<iframe src="{url}/embed" title="Ask our coach" '
+    'style="width: 100%; max-width: 420px; height: 640px; border: 0"></iframe></main></body></html>'
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +49,7 @@ def coach(real_index_dir, tmp_path_factory):
     env = {
         "HINGECOACH_ALLOWED_ORIGINS": f"http://localhost:{gym_port}",
         "HINGECOACH_GYM_NAME": GYM_NAME,
-        "HINGECOACH_ACCENT": "#7c2d12",
+        "HINGECOACH_ACCENT": ACCENT,
     }
     with running_server("--index", str(real_index_dir), "--db", str(db), env=env) as url:
         page = (STATIC / "demo-gym.html").read_text(encoding="utf-8")
@@ -45,6 +61,7 @@ def coach(real_index_dir, tmp_path_factory):
         pages = {
             "/demo-gym.html": page.replace(DEMO_SERVER, url + "/"),
             "/component.html": component,
+            "/iframe.html": IFRAME_PAGE.replace("{url}", url),
         }
         with static_pages(pages, gym_port):
             yield url, gym_port, db
@@ -68,7 +85,12 @@ def test_demo_gym_page_widget_answers_with_citations(coach):
         box.press("Enter")
         frame.get_by_text("Sources").first.wait_for(timeout=60_000)
         body = frame.locator("body").inner_text()
-        assert "corpus/mastering-the-hip-hinge.txt, characters" in body
+        assert "corpus/" not in body  # the file and offsets are folded away...
+        where = frame.locator("details.hc-source-where").first
+        assert "corpus/mastering-the-hip-hinge.txt, characters" in where.text_content()
+        link = frame.get_by_role("link", name="Mastering The Hip Hinge").first  # ...the page isn't
+        assert link.get_attribute("href") == ARTICLE_URLS["corpus/mastering-the-hip-hinge.txt"]
+        assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
         assert frame.locator("mark").count() >= 1
         assert frame.locator("a.hc-ref").first.inner_text() == "[1]"
         page.screenshot(path=str(ARTIFACTS / "widget-answer.png"))
@@ -148,5 +170,72 @@ def test_gradio_web_component_works_on_the_allowed_origin(coach):
         box.press("Enter")
         page.get_by_text("Sources").first.wait_for(timeout=60_000)
         page.wait_for_timeout(500)
-        assert "corpus/mastering-the-hip-hinge.txt" in page.inner_text("body")
+        assert "Mastering The Hip Hinge" in page.inner_text("body")
+        assert page.get_by_role("tab", name="Cue check").count() == 0  # no coaches' tools
+        # The gym's colour, not Gradio's orange: the send button is in the accent.
+        send = page.get_by_role("button", name="Send")
+        assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(124, 45, 18)"
         page.screenshot(path=str(ARTIFACTS / "gradio-app-component.png"), full_page=True)
+
+
+WIDGET_OPEN = "#hinge-coach-widget"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x900", "390x844"])
+def test_widget_on_demo_moves_focus_in_and_back_and_has_no_serious_violation(coach, viewport):
+    url, _, _ = coach
+    size = f"{viewport['width']}x{viewport['height']}"
+    with browser_page(viewport) as page:
+        page.goto(f"{url}/demo", wait_until="load")
+        button = page.get_by_role("button", name=f"Ask {GYM_NAME}")
+        button.focus()
+        page.keyboard.press("Enter")  # opened from the keyboard
+        frame = page.frame_locator(f"iframe[title='{GYM_NAME} chat']")
+        frame.get_by_role("textbox", name="Your question").wait_for(timeout=30_000)
+        chat = next(f for f in page.frames if f.url.startswith(f"{url}/embed"))
+        chat.wait_for_function("() => document.activeElement.id === 'hc-question'")
+        # Typing goes straight into the chat, and the answer comes back to the box.
+        page.keyboard.type("How much should my knees bend?")
+        page.keyboard.press("Enter")
+        frame.get_by_text("Sources").first.wait_for(timeout=60_000)
+        chat.wait_for_function("() => document.activeElement.id === 'hc-question'")
+        page.wait_for_timeout(300)
+        # The widget's colour is the server's accent (the snippet sets none).
+        head = frame.locator(".hc-head")
+        assert head.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(124, 45, 18)"
+        page.screenshot(path=str(ARTIFACTS / f"widget-open-demo-{size}.png"))
+        assert axe_violations(page) == [] and axe_violations(chat) == []
+        # Escape, pressed inside the chat, closes it and puts focus back on the button.
+        page.keyboard.press("Escape")
+        page.wait_for_function(
+            "() => !document.getElementById('hinge-coach-widget').shadowRoot"
+            ".querySelector('.hc-panel.open')"
+        )
+        assert focused(page) == f"button#[Ask {GYM_NAME}]"
+        assert page.locator(WIDGET_OPEN).get_by_role("button").get_attribute("aria-expanded") == (
+            "false"
+        )
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x900", "390x844"])
+def test_iframe_snippet_on_another_origin_takes_the_servers_accent(coach, viewport):
+    url, gym_port, _ = coach
+    size = f"{viewport['width']}x{viewport['height']}"
+    with browser_page(viewport) as page:
+        page.goto(f"http://localhost:{gym_port}/iframe.html", wait_until="load")
+        frame = page.frame_locator("iframe[title='Ask our coach']")
+        box = frame.get_by_role("textbox", name="Your question")
+        box.wait_for(timeout=30_000)
+        assert GYM_NAME in frame.locator(".hc-name").inner_text()  # the gym's name...
+        head = frame.locator(".hc-head")  # ...and colour, though the snippet names neither
+        assert head.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(124, 45, 18)"
+        frame.get_by_role("button", name="Why do I feel this in my quads?").click()
+        frame.get_by_text("Sources").first.wait_for(timeout=60_000)
+        chat = next(f for f in page.frames if f.url.startswith(f"{url}/embed"))
+        chat.wait_for_function("() => document.activeElement.id === 'hc-question'")
+        chat.wait_for_function("() => document.getElementById('hc-announce').textContent")
+        said = chat.locator("#hc-announce").text_content() or ""
+        assert said.startswith("Long periods of sitting")  # the answer, announced once
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / f"iframe-other-origin-{size}.png"))
+        assert axe_violations(chat) == []

@@ -14,6 +14,7 @@
   let manual = false;
   let busy = false;
   let announced = null;
+  let placeholder = "";
   const wrap = () => document.querySelector("#hc-chat .bubble-wrap");
   const question = () => document.querySelector("#hc-question textarea");
 
@@ -79,12 +80,14 @@
   const settle = () => {
     const box = question();
     if (!box) return;
+    placeholder = placeholder || box.placeholder;
     if (box.disabled) {
       busy = true;
       return;
     }
     if (!busy) return;
     busy = false;
+    if (!box.placeholder) box.placeholder = placeholder;  // Gradio clears it while answering
     // The answer is complete: say it once, and put the visitor back in the question box
     // (unless they have moved focus somewhere themselves).
     const text = answerText();
