@@ -10,13 +10,12 @@ import pytest
 
 import app
 from ingest.build import build_index
-from retrieval.assistant import Assistant
 from retrieval.index import load_index
 from retrieval.links import web_address, with_links
 from retrieval.records import GYM_BUSINESS, Answer, Citation, Contact
 from retrieval.render import format_markdown, format_text
 from tests.conftest import CORPUS
-from tests.helpers import ARTICLE_URLS, assert_inert_chat_html
+from tests.helpers import ARTICLE_URLS, DeskAssistant, assert_inert_chat_html
 from web import gradio_ui
 from web.chat import reveal
 
@@ -121,16 +120,6 @@ def test_without_a_contact_or_for_another_topic_a_refusal_reads_as_before():
     assert format_markdown(nutrition, DESK) == before
     answered = Answer("q", "a [1]", False, [CITATION], refusal_topic=GYM_BUSINESS)
     assert "front desk" not in format_markdown(answered, DESK)  # not a refusal
-
-
-class DeskAssistant(Assistant):
-    """Stands in for answer code that tags refusals of gym-business questions."""
-
-    def ask_stream(self, question, history=None, k=None):
-        for item in super().ask_stream(question, history, k):
-            if isinstance(item, Answer) and item.abstained:
-                item.refusal_topic = GYM_BUSINESS
-            yield item
 
 
 def test_the_chat_appends_the_contact_to_a_tagged_refusal(real_index_dir, real_embedder):
