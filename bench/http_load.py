@@ -1,7 +1,7 @@
 """HTTP load against a running Hinge Coach server: sequential latency and N concurrent clients.
 
 It talks to `POST /api/ask` when the server has it, else to the Gradio chat
-endpoint (`POST /gradio_api/call/v2/chat`, then the event stream until `complete`).
+endpoint (`POST /gradio_api/call/chat`, then the event stream until `complete`).
 Traffic goes only to the address given (a server this machine runs); every loop is
 bounded in time.
 
@@ -71,7 +71,9 @@ async def ask_once(client: httpx.AsyncClient, base: str, endpoint: str, question
         if "answer" not in response.json():
             raise RuntimeError("no answer in the response")
         return
-    response = await client.post(f"{base}/gradio_api/call/v2/chat", json={"message": question})
+    # The chat's endpoint is left out of "Use via API" (which offers /ask), so it is called by
+    # position (data), not by its documented parameter names (Gradio's /call/v2/).
+    response = await client.post(f"{base}/gradio_api/call/chat", json={"data": [question, []]})
     response.raise_for_status()
     event_id = response.json()["event_id"]
     async with client.stream("GET", f"{base}/gradio_api/call/chat/{event_id}") as stream:

@@ -187,8 +187,10 @@ def chat_area(respond: Callable[..., Iterator[str]], settings: SiteSettings, sto
         run_examples_on_click=True,
         cache_examples=False,
         analytics_enabled=False,
-        # The API is /ask (JSON, with history); the chat's own HTML endpoint stays internal.
-        api_visibility="private",
+        # "Use via API" offers /ask (JSON, with history); the chat's HTML endpoint (/chat) is
+        # left out of it, though the load benchmarks still drive the chat through it.
+        api_visibility="undocumented",
+        api_name="chat",
         # An empty question never reaches the conversation as an empty bubble.
         validator=lambda message: gr.validate(
             bool(str(message or "").strip()), "Type a question about the hip hinge first."
