@@ -111,6 +111,10 @@ def test_the_example_settings_file_is_valid():
     settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(app.ROOT / "gym.example.toml")})
     assert settings.gym_name == "Iron Oak Barbell Club" and settings.accent == "#c2410c"
     assert len(settings.allowed_origins) == 2 and len(settings.examples) == 3
+    assert settings.coach_tools is False
+    assert settings.contact == Contact(
+        "the front desk, 12 Mill Lane", url="https://ironoak.example/book"
+    )
 
 
 def test_contact_and_coach_tools_come_from_the_file_or_the_environment(tmp_path):
@@ -147,11 +151,3 @@ def test_contact_and_coach_tools_come_from_the_file_or_the_environment(tmp_path)
 def test_bad_contact_or_coach_tools_are_one_clear_error(env, message):
     with pytest.raises(HingeCoachError, match=message):
         app.Settings.from_env(env)
-
-
-def test_the_example_settings_file_is_valid():
-    settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(app.ROOT / "gym.example.toml")})
-    assert settings.gym_name == "Iron Oak Barbell Club" and settings.coach_tools is False
-    assert settings.contact == Contact(
-        "the front desk, 12 Mill Lane", url="https://ironoak.example/book"
-    )
