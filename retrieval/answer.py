@@ -33,10 +33,17 @@ from retrieval.quotes import (
     pick,
     score_sentences,
 )
-from retrieval.records import Answer, Citation
+from retrieval.records import GYM_BUSINESS, Answer, Citation
 from retrieval.rerank import best_units, features, scores
 from retrieval.roles import intent
-from retrieval.scope import OUT_OF_SCOPE, asked_out_of_scope, off_topic, topic_vectors
+from retrieval.scope import (
+    BUSINESS,
+    OUT_OF_SCOPE,
+    asked_out_of_scope,
+    nearest_topic,
+    off_topic,
+    topic_vectors,
+)
 from retrieval.search import Hit, search
 from retrieval.text import clean_input, stems
 from retrieval.vocabulary import (
@@ -361,7 +368,26 @@ def decide(
         resolved.followup and health_words(resolved.context)
     )
     notice = (REFUSAL_NOTE if refused else NOTE) if medical else None
-    return Answer.reply(question, body, notice, abstained=refused, citations=citations, debug=debug)
+    return Answer.reply(
+        question,
+        body,
+        notice,
+        abstained=refused,
+        citations=citations,
+        debug=debug,
+        refusal_topic=_refusal_topic(out_of_scope, own, embedder, settings) if refused else None,
+    )
+
+
+def _refusal_topic(
+    asked: str, vector: np.ndarray, embedder: Embedder, settings: AnswerSettings
+) -> str | None:
+    """What a refused question was about, when it is one of the out-of-scope intents or
+    closest to the gym-business topics (the site then says where to ask)."""
+    if asked:
+        return asked
+    nearest = nearest_topic(vector, embedder, settings.out_of_scope)
+    return GYM_BUSINESS if nearest in BUSINESS else None
 
 
 def _unmentioned_condition(question: str, lex: Lexicon) -> str:
@@ -413,6 +439,7 @@ def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: f
         heading=chunk.heading,
         passage_start=chunk.start,
         chunk_id=chunk_id,
+        url=document.url,
     )
 
 

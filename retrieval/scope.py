@@ -16,6 +16,7 @@ import numpy as np
 
 from retrieval.embedder import Embedder
 
+# The first eight: the gym as a business (a refusal of one points to the front desk).
 OUT_OF_SCOPE = (
     # The gym as a business: what its visitors ask its chat.
     "gym membership prices, fees and costs",
@@ -46,6 +47,8 @@ OUT_OF_SCOPE = (
     "medical conditions and injuries: herniated or slipped discs, sciatica, torn muscles",
 )
 
+BUSINESS = frozenset(OUT_OF_SCOPE[:8])
+
 _CACHE: weakref.WeakKeyDictionary[Embedder, dict[tuple[str, ...], np.ndarray]] = (
     weakref.WeakKeyDictionary()
 )
@@ -64,6 +67,13 @@ def off_topic(vector: np.ndarray, embedder: Embedder, topics: tuple[str, ...]) -
     if not topics:
         return 0.0
     return float(np.max(topic_vectors(embedder, topics) @ vector))
+
+
+def nearest_topic(vector: np.ndarray, embedder: Embedder, topics: tuple[str, ...]) -> str:
+    """The out-of-scope topic nearest the question ("" when there are none)."""
+    if not topics:
+        return ""
+    return topics[int(np.argmax(topic_vectors(embedder, topics) @ vector))]
 
 
 # Explicit out-of-scope intents, in general language (any gym's coaching articles skip these):

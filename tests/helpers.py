@@ -10,8 +10,6 @@ from collections.abc import Collection
 from html.parser import HTMLParser
 
 import app
-from retrieval.assistant import Assistant
-from retrieval.records import Answer
 from tests.conftest import ROOT, source_text
 
 CITATION_KEYS = {"n", "title", "source", "quote", "start", "end", "passage", "score", "section"}
@@ -121,19 +119,3 @@ def assert_inert_chat_html(
     if message:
         lines = re.split(r"\r\n|\r|\n", message)  # CommonMark's line endings
         assert all(line.startswith(("<p>", "<blockquote>", "<details>")) for line in lines), lines
-
-
-class DeskAssistant(Assistant):
-    """The real assistant, with the one step its answer code does not take yet: a refusal
-    carries the out-of-scope intent the answer found (debug "out_of_scope", e.g. "gym
-    business") as Answer.refusal_topic, which the site turns into the contact line."""
-
-    def ask_stream(self, question, history=None, k=None):
-        for item in super().ask_stream(question, history, k):
-            if isinstance(item, Answer) and item.abstained and item.refusal_topic is None:
-                item.refusal_topic = item.debug.get("out_of_scope") or None
-            yield item
-
-    def ask(self, question, history=None, k=None):
-        *_, final = self.ask_stream(question, history, k)
-        return final

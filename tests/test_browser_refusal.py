@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import app
+from retrieval.assistant import Assistant
 from retrieval.records import Contact
 from tests.browser import (
     ARTIFACTS,
@@ -16,7 +17,6 @@ from tests.browser import (
     require_chromium,
     serving,
 )
-from tests.helpers import DeskAssistant
 from web.feedback import FeedbackStore
 from web.site import create_site
 
@@ -34,7 +34,7 @@ def url(real_index_dir, real_embedder, tmp_path_factory):
     ARTIFACTS.mkdir(exist_ok=True)
     db = tmp_path_factory.mktemp("refusal") / "questions.sqlite3"
     settings = app.Settings(gym_name="Iron Oak Barbell Club", accent="#7c2d12", contact=DESK, db=db)
-    assistant = DeskAssistant(real_index_dir, real_embedder)
+    assistant = Assistant(real_index_dir, real_embedder)
     with serving(create_site(assistant, settings, FeedbackStore(db))) as address:
         yield address
 

@@ -10,12 +10,13 @@ import pytest
 
 import app
 from ingest.build import build_index
+from retrieval.assistant import Assistant
 from retrieval.index import load_index
 from retrieval.links import web_address, with_links
 from retrieval.records import GYM_BUSINESS, Answer, Citation, Contact
 from retrieval.render import format_markdown, format_text
 from tests.conftest import CORPUS
-from tests.helpers import ARTICLE_URLS, DeskAssistant, assert_inert_chat_html
+from tests.helpers import ARTICLE_URLS, assert_inert_chat_html
 from web import gradio_ui
 from web.chat import reveal
 
@@ -124,7 +125,7 @@ def test_without_a_contact_or_for_another_topic_a_refusal_reads_as_before():
 
 def test_the_chat_appends_the_contact_to_a_tagged_refusal(real_index_dir, real_embedder):
     settings = app.Settings(contact=DESK)
-    respond = gradio_ui.make_responder(DeskAssistant(real_index_dir, real_embedder), settings)
+    respond = gradio_ui.make_responder(Assistant(real_index_dir, real_embedder), settings)
     final = list(respond("How much is a membership?", []))[-1]
     assert final.startswith("<p>I couldn't find that in the articles")
     assert "ask the front desk: Iron Oak front desk" in final
