@@ -362,7 +362,7 @@ def decide(
     if refused and found.before and not (out_of_scope or unmentioned):
         body = nothing_new(index)
     else:
-        body = abstention(index) if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        body = abstention(index) if refused else quoted(citations)
     # Refused or not, a question about health gets the note.
     medical = is_health(text, own, embedder) or (
         resolved.followup and health_words(resolved.context)
@@ -377,6 +377,16 @@ def decide(
         debug=debug,
         refusal_topic=_refusal_topic(out_of_scope, own, embedder, settings) if refused else None,
     )
+
+
+def quoted(citations: list[Citation]) -> str:
+    """The reply of a quoted answer: the best quote as the answer, then the others under
+    "Also in the articles", each with its [n]."""
+    first, *more = citations
+    body = f"{first.quote} [{first.n}]"
+    if more:
+        body += "\n\nAlso in the articles:\n" + "\n".join(f"{c.quote} [{c.n}]" for c in more)
+    return body
 
 
 def _refusal_topic(
