@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint install clean
+.PHONY: serve test lint install clean replicas
 
 serve: $(STAMP)
 	$(BIN)/hingecoach serve
@@ -16,6 +16,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 install: $(STAMP)
+
+# Two replicas behind nginx, with PostgreSQL and Redis, on loopback (docs/scaling.md);
+# Ctrl-C stops every process it started.
+replicas: $(STAMP)
+	$(BIN)/python bench/replicas.py
 
 # torch is pinned to the CPU build; everything else comes from pyproject.toml.
 $(STAMP): pyproject.toml

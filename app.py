@@ -26,6 +26,7 @@ from retrieval.errors import (
 from retrieval.evaluation import QUESTIONS
 from retrieval.links import with_links
 from retrieval.render import format_text, terminal
+from web.logdb import log_location
 from web.settings import SITE_KEYS, SiteSettings, site_settings
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ LLM_OPTIONS = {  # setting -> (variable, type)
     "llm_unsupported": ("HINGECOACH_LLM_UNSUPPORTED", str),
 }
 CUE_COMMANDS = ("cue", "cues")
+DB_HELP = "question log: a SQLite file (default: data/questions.sqlite3) or a postgresql:// URL"
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Settings(SiteSettings):
     root: Path = ROOT
     corpus: Path = ROOT / "corpus"
     index: Path = ROOT / "index"
-    db: Path = ROOT / "data" / "questions.sqlite3"  # question and feedback log
+    db: Path | str = ROOT / "data" / "questions.sqlite3"  # question log: file or postgresql://
     threads: int = 1
     rebuild_bad_index: bool = False  # serve: rebuild a damaged or foreign index instead of refusing
     # An OpenAI-compatible chat endpoint writes the answers when set; off by default.
@@ -194,13 +196,23 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
 def serve(settings: Settings) -> None:
     """Build the index if missing, then serve the chat, the widget and the API."""
     from web.feedback import FeedbackStore
+    from web.rates import storage_problem
     from web.site import create_site
     from web.site import serve as run_site
 
     assistant = open_assistant(settings, build_if_missing=True)
     assistant.limit_concurrency(settings.answer_slots)
     private = (settings.root, settings.index)
-    run_site(create_site(assistant, settings, FeedbackStore(settings.db), private), settings)
+    store = FeedbackStore(settings.db, queue_size=settings.log_queue)
+    # What this server cannot do from the start (a log it cannot write, an unreachable
+    # Redis): said now, while it goes on answering.
+    storage = storage_problem(settings.rate_limit_storage, settings.rate_limit_fail)
+    for problem in filter(None, (store.problem, storage)):
+        print(terminal(f"hingecoach: warning: {problem}"), file=sys.stderr)
+    try:
+        run_site(create_site(assistant, settings, store, private), settings)
+    finally:
+        store.close()  # write the rows still queued before the process ends
 
 
 def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -278,16 +290,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_llm_flags(srv)
     srv.add_argument("--settings", type=Path, help="site settings file (TOML): branding, limits")
-    srv.add_argument("--db", type=Path, help="question log (default: data/questions.sqlite3)")
+    srv.add_argument("--db", help=DB_HELP)
 
     rep = sub.add_parser(
         "report", help="coverage gaps: unanswered questions by similarity, disliked answers"
     )
-    rep.add_argument(
-        "--db",
-        type=Path,
-        help="question log (default: the settings' db, else data/questions.sqlite3)",
-    )
+    rep.add_argument("--db", help="SQLite file or postgresql:// URL (default: the settings' db)")
     rep.add_argument("--settings", type=Path, help="site settings file (TOML) whose db to read")
     rep.add_argument(
         "--since", help="only questions asked since a date (2026-12-01) or for a duration (7d)"
@@ -360,6 +368,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
+    settings.db = log_location(settings.db)  # a --db flag: a path or a postgresql:// URL
     if settings.k < 1 or settings.k > 10:
         raise HingeCoachError("--k must be between 1 and 10.")
     check_llm_settings(settings)

@@ -54,10 +54,14 @@ class Tally:
     statuses: Counter[int | str] = field(default_factory=Counter)
     answered: int = 0  # 200s whose question the server must have logged
     rated: int = 0  # feedback the server accepted
+    tokens: list[str] = field(default_factory=list)  # X-Answer-Id of every API answer
+    unlogged: int = 0  # API answers without an X-Answer-Id: the server counted the row lost
+    done: list[tuple[float, int | str]] = field(default_factory=list)  # (monotonic, status)
 
     def record(self, status: int | str, seconds: float) -> None:
         self.statuses[status] += 1
         self.latencies.append(seconds)
+        self.done.append((time.monotonic(), status))
 
     @property
     def errors_5xx(self) -> int:
@@ -68,13 +72,31 @@ class Tally:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def api_client(client: httpx.AsyncClient, n: int, until: float, tally: Tally) -> None:
-    """Ask, then rate every answer (up and down in turn)."""
+def visitor(k: int) -> str:
+    """The k-th made-up visitor address (198.18.0.0/15, the range for benchmarks)."""
+    return f"198.{18 + (k >> 16) % 2}.{(k >> 8) & 255}.{k & 255}"
+
+
+async def api_client(
+    client: httpx.AsyncClient,
+    n: int,
+    until: float,
+    tally: Tally,
+    rate: bool = True,
+    fresh_addresses: bool = False,
+) -> None:
+    """Ask, then rate every answer (up and down in turn).
+
+    Each client is one visitor (its own address, behind a proxy the server trusts); with
+    fresh_addresses every question comes from a new one, so no rate limit is reached.
+    """
     headers = {"X-Forwarded-For": f"198.51.100.{n}"}  # each visitor its own address
     i = n
     while time.monotonic() < until:
         question = QUESTIONS[i % len(QUESTIONS)]
         i += 1
+        if fresh_addresses:
+            headers = {"X-Forwarded-For": visitor(n * 100_000 + i)}
         began = time.monotonic()
         try:
             response = await client.post("/api/ask", json={"question": question}, headers=headers)
@@ -83,9 +105,14 @@ async def api_client(client: httpx.AsyncClient, n: int, until: float, tally: Tal
             continue
         tally.record(response.status_code, time.monotonic() - began)
         token = response.headers.get("x-answer-id")
-        if response.status_code != 200 or not token:
+        if response.status_code == 200 and question.strip():
+            tally.answered += 1
+            if token:
+                tally.tokens.append(token)
+            else:
+                tally.unlogged += 1
+        if response.status_code != 200 or not token or not rate:
             continue
-        tally.answered += 1
         rating = "up" if i % 2 else "down"
         rated = await client.post(
             "/api/feedback", json={"id": token, "rating": rating}, headers=headers
@@ -212,9 +239,17 @@ def server(index: Path | None, db: Path, env: dict[str, str] | None = None):
             proc.wait()
 
 
-async def drive(url: str, clients: int, seconds: float) -> tuple[Tally, Tally]:
-    """Half the clients on the API, half on the chat, all at once, for `seconds`."""
-    api, chat = Tally(), Tally()
+async def drive(
+    url: str,
+    clients: int,
+    seconds: float,
+    chat: bool = True,
+    rate: bool = True,
+    fresh_addresses: bool = False,
+) -> tuple[Tally, Tally]:
+    """Half the clients on the API, half on the chat (or all on the API with chat=False),
+    all at once, for `seconds`."""
+    api, chats = Tally(), Tally()
     # Idle connections are let go after 2 s, before the server's 5 s keep-alive ends them:
     # otherwise a request may go out on a connection the server is just closing.
     limits = httpx.Limits(
@@ -223,11 +258,13 @@ async def drive(url: str, clients: int, seconds: float) -> tuple[Tally, Tally]:
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         until = time.monotonic() + seconds
         tasks = [
-            api_client(client, n, until, api) if n % 2 == 0 else chat_client(client, n, until, chat)
+            api_client(client, n, until, api, rate, fresh_addresses)
+            if n % 2 == 0 or not chat
+            else chat_client(client, n, until, chats)
             for n in range(clients)
         ]
         await asyncio.gather(*tasks)
-    return api, chat
+    return api, chats
 
 
 def count_rows(db: Path) -> tuple[Counter[str], int]:

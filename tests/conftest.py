@@ -73,3 +73,38 @@ def assistant(real_index_dir, real_embedder):
 def source_text(source: str) -> str:
     """A corpus file's text exactly as the offsets index it."""
     return (ROOT / source).read_bytes().decode("utf-8")
+
+
+def require_server(program: str, package: str) -> None:
+    """Skip on a developer machine without a server program; CI installs it (.ci/run), so
+    there a missing one fails."""
+    import glob
+    import shutil
+
+    if shutil.which(program) or glob.glob(f"/usr/lib/postgresql/*/bin/{program}"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{program} is missing; .ci/run installs it (apt-get install {package})")
+    pytest.skip(f"{program} not installed (apt-get install {package})")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the session's own, on loopback, in a temporary directory
+    (bench/replicas.py: initdb, run as an unprivileged user when root); stopped at the end."""
+    import shutil
+    import tempfile
+
+    from bench.replicas import Postgres, service_user
+
+    require_server("postgres", "postgresql")
+    work = Path(tempfile.mkdtemp(prefix="hingecoach-pg-"))
+    work.chmod(0o755)
+    server = Postgres(work / "pg", service_user())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)

@@ -71,12 +71,6 @@ def test_latest_token_finds_this_clients_answer(tmp_path):
     assert store.latest_token("knees?", "api", "a") is None
 
 
-def test_a_failing_log_costs_nothing_but_the_record(tmp_path):
-    store = FeedbackStore(tmp_path / "log.sqlite3")
-    store.path = tmp_path / "missing-dir" / "log.sqlite3"  # cannot be opened from now on
-    assert store.log(answered("x"), "api", "a") is None
-
-
 def test_report_refuses_a_missing_log(tmp_path):
     with pytest.raises(FeedbackStoreError, match="no question log"):
         FeedbackStore(tmp_path / "none.sqlite3", create=False)

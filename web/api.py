@@ -7,6 +7,7 @@ anything the caller sent, never a traceback.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,12 +22,17 @@ from retrieval.errors import (
     IndexMissingError,
 )
 from web.chat import linked_answer
+from web.feedback import LogUnavailableError
 from web.gradio_ui import client_host
 from web.models import AnswerOut, AskIn, CueIn, ErrorOut, FeedbackIn, validation_message
+from web.rates import limiter_status
+
+log = logging.getLogger(__name__)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 403, 413, 422, 429)
 }
+RATING_RETRY_AFTER = 5  # seconds, when the question log cannot take a rating
 KNOWN = {"ask": "POST", "cue": "POST", "feedback": "POST", "health": "GET"}
 
 router = APIRouter(prefix="/api")
@@ -57,10 +63,24 @@ def cue(body: CueIn, request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.assistant.check_cue(body.cue).to_json())
 
 
-@router.post("/feedback", response_model=None, responses=ERRORS, tags=["chat"])
+@router.post(
+    "/feedback", response_model=None, responses={**ERRORS, 503: {"model": ErrorOut}}, tags=["chat"]
+)
 def feedback(body: FeedbackIn, request: Request) -> JSONResponse:
-    """Thumbs up or down on an answer; a second rating replaces the first."""
-    if not request.app.state.store.rate(body.id, body.rating):
+    """Thumbs up or down on an answer; a second rating replaces the first.
+
+    503 with Retry-After when the question log cannot take it now (the rating is not kept).
+    """
+    try:
+        found = request.app.state.store.rate(body.id, body.rating)
+    except LogUnavailableError as exc:
+        log.warning("rating not recorded: %s", exc)
+        return error(
+            503,
+            "the rating could not be recorded right now; try again in a few seconds.",
+            {"Retry-After": str(RATING_RETRY_AFTER)},
+        )
+    if not found:
         return error(404, "no answer has that id; use the X-Answer-Id of /api/ask.")
     return JSONResponse({"id": body.id, "rating": body.rating})
 
@@ -79,6 +99,9 @@ def health(request: Request) -> JSONResponse:
             # "llm": written, checked answers (quotes when the model fails); else quotes.
             "answers": "llm" if llm else "extractive",
             "llm_model": llm.config.model if llm else None,
+            # Whether questions are logged, and where rate limits count (see docs/scaling.md).
+            "log": request.app.state.store.status(),
+            "rate_limits": limiter_status(request.app.state.limiter),
         }
     )
 

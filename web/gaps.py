@@ -210,16 +210,20 @@ def write_csv(report: GapReport, out: TextIO) -> None:
 
 
 def print_report(
-    db: Path,
+    db: Path | str,
     embedder: Embedder,
     out: TextIO,
     as_json: bool = False,
     since: datetime | None = None,
     as_csv: bool = False,
 ) -> None:
-    """Print the coverage-gap report of the question log at `db`, as text, JSON or CSV."""
+    """Print the coverage-gap report of the question log at `db` (a SQLite file or a
+    postgresql:// URL), as text, JSON or CSV."""
     store = FeedbackStore(db, create=False)
-    report = build_report(store, embedder, since=since)
+    try:
+        report = build_report(store, embedder, since=since)
+    finally:
+        store.close()
     if as_json:
         record = {**asdict(report), "since": since.isoformat(timespec="seconds") if since else None}
         print(json.dumps(record, ensure_ascii=False, indent=2), file=out)

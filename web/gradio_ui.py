@@ -6,6 +6,7 @@ Every handler makes one library call and only formats its result.
 from __future__ import annotations
 
 import html
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -29,10 +30,11 @@ from web.chat import (  # noqa: E402
     user_turns,
 )
 from web.colours import WHITE, ink_on, ramp, text_accent  # noqa: E402
-from web.feedback import FeedbackStore  # noqa: E402
-from web.guard import RateLimiter  # noqa: E402
+from web.feedback import FeedbackStore, LogUnavailableError  # noqa: E402
+from web.guard import RateLimiter, Refusal  # noqa: E402
 from web.settings import SiteSettings  # noqa: E402
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 SHADES = ("50", "100", "200", "300", "400", "500", "600", "700", "800", "900", "950")
 CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
@@ -42,6 +44,17 @@ def client_host(request: Any) -> str | None:
     """The client's address as the server saw it (after trusted proxy headers)."""
     client = getattr(request, "client", None)
     return getattr(client, "host", None)
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """Why a question was not answered: over the budget (429), or the shared limits could
+    not be checked (503, rate_limit_fail = "closed")."""
+    why = (
+        f"too many questions from your address (limit {refusal.limit})"
+        if refusal.status == 429
+        else "the question limits cannot be checked right now"
+    )
+    return f"{why}; try again in {refusal.retry_after} second(s)"
 
 
 def make_responder(
@@ -59,10 +72,7 @@ def make_responder(
     def respond(message: str, history: list[Any], request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
         refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
         if refusal is not None:
-            yield paragraphs(
-                f"Sorry, too many questions from your address (limit {refusal.limit}); "
-                f"try again in {refusal.retry_after} second(s)."
-            )
+            yield paragraphs(f"Sorry, {refusal_text(refusal)}.")
             return
         try:
             result = yield from stream_answer(assistant, message, history, settings.k)
@@ -85,9 +95,13 @@ def make_rater(store: FeedbackStore) -> Callable[..., None]:
         questions = user_turns([m for m in earlier if m.get("role") == "user"])
         if not questions or data.liked not in (True, False):
             return
-        token = store.latest_token(questions[-1], "chat", client_host(request))
-        if token is not None:
-            store.rate(token, "up" if data.liked else "down")
+        try:
+            token = store.latest_token(questions[-1], "chat", client_host(request))
+            if token is not None:
+                store.rate(token, "up" if data.liked else "down")
+        except LogUnavailableError as exc:
+            log.warning("rating not recorded: %s", exc)
+            gr.Warning("Your rating could not be saved right now; please try again shortly.")
 
     return rate
 
@@ -219,11 +233,7 @@ def make_api_asker(
         """
         refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
         if refusal is not None:
-            raise gr.Error(
-                f"too many questions from your address (limit {refusal.limit}); "
-                f"try again in {refusal.retry_after} second(s).",
-                print_exception=False,
-            )
+            raise gr.Error(f"{refusal_text(refusal)}.", print_exception=False)
         try:
             result = linked_answer(assistant, question, history, settings.k)
         except HingeCoachError as exc:

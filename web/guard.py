@@ -2,8 +2,9 @@
 
 - an origin allowlist: cross-origin requests from elsewhere get 403, and every response
   says which pages may frame it (`Content-Security-Policy: frame-ancestors`);
-- per-client rate limits (the `limits` library, moving window, in memory) answered with a
-  429 JSON body and `Retry-After`;
+- per-client rate limits (the `limits` library, moving window, in this process's memory or
+  in Redis shared by replicas: see web/rates.py) answered with a 429 JSON body and
+  `Retry-After`;
 - request body limits, answered with 413 whether or not the client sent Content-Length;
 - a deadline for a request's line and headers (timely_http, for uvicorn), as the Guard
   has one for its body: slow clients (slowloris) cannot hold connections for ever.
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 Scope = dict[str, Any]
@@ -79,16 +80,20 @@ def scale_limits(text: str, factor: int) -> str:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A request over its rate limit: which limit, and when to try again."""
+    """A request over its rate limit (429), or refused because the limits cannot be checked
+    (503): which limit, and when to try again."""
 
     limit: str
     retry_after: int
+    status: int = 429
 
 
 class RateLimiter:
     """Named rate limits per client, e.g. {"ask": "20/minute;500/day"}."""
 
-    def __init__(self, rules: Mapping[str, str]) -> None:
+    remote = False  # True when hit() may wait on the network (see web/rates.py)
+
+    def __init__(self, rules: Mapping[str, str], storage: Storage | None = None) -> None:
         self._rules: dict[str, list[RateLimitItem]] = {}
         for name, text in rules.items():
             try:
@@ -97,7 +102,7 @@ class RateLimiter:
                 raise ValueError(
                     f"rate limit {text!r} is not valid; write it like '20/minute;500/day'"
                 ) from exc
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
     def hit(self, rule: str, client: str) -> Refusal | None:
         """Count one request; a Refusal when the client is over any limit of the rule."""
@@ -180,18 +185,28 @@ class Guard:
             return
         rule = self.rule_for(scope["method"], scope["path"])
         client = (scope.get("client") or ("unknown", 0))[0]
-        refusal = self.limiter.hit(rule, client) if rule else None
+        refusal = await self._hit(rule, client) if rule else None
         if refusal is not None and rule is not None:
             noun = self.nouns.get(rule, "requests")
             message = (
                 f"too many {noun} from your address (limit {refusal.limit}); "
                 f"try again in {refusal.retry_after} second(s)."
             )
+            if refusal.status != 429:
+                message = (
+                    "the server cannot check its rate limits right now; "
+                    f"try again in {refusal.retry_after} second(s)."
+                )
             await self._refuse(
-                scope, send, 429, message, [("retry-after", str(refusal.retry_after))]
+                scope, send, refusal.status, message, [("retry-after", str(refusal.retry_after))]
             )
             return
         await self._call_limited(scope, receive, send, headers)
+
+    async def _hit(self, rule: str, client: str) -> Refusal | None:
+        if self.limiter.remote:  # a network round trip: off the event loop
+            return await asyncio.to_thread(self.limiter.hit, rule, client)
+        return self.limiter.hit(rule, client)
 
     async def _call_limited(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]

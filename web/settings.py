@@ -7,6 +7,7 @@ one clear sentence instead of failing later inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -28,9 +29,13 @@ SITE_KEYS: dict[str, type] = {
     "rate_limit": str,
     "feedback_rate_limit": str,
     "max_body_bytes": int,
-    "db": Path,
+    "db": str,  # a SQLite file or a postgresql:// URL (see web/logdb.py: log_location)
     "contact": Contact,
     "coach_tools": bool,
+    "log_queue": int,
+    "rate_limit_storage": str,
+    "rate_limit_fail": str,
+    "trusted_proxies": list,
 }
 EXAMPLES = [
     "Why do I feel this in my quads?",
@@ -60,7 +65,14 @@ class SiteSettings:
     feedback_rate_limit: str = "60/minute"  # thumbs per client address
     max_body_bytes: int = 32 * 1024  # JSON API requests: a question and a short history
     max_chat_body_bytes: int = 1024 * 1024  # the Gradio chat posts the whole conversation
-    db: Path = Path("data") / "questions.sqlite3"  # question and feedback log
+    db: Path | str = Path("data") / "questions.sqlite3"  # question log: a file or a URL
+    log_queue: int = 10_000  # question rows that may wait in memory while the log is away
+    # Where the rate limits count: memory:// (this process) or redis://host:port/n (shared
+    # by replicas); when Redis is away, "open" lets requests through, "closed" refuses them.
+    rate_limit_storage: str = "memory://"
+    rate_limit_fail: str = "open"
+    # Proxies whose X-Forwarded-For names the visitor: addresses or networks (CIDR).
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     # Answers computed at once across chat and API: one per core of a 2-core server, each
     # on one inference thread; more would only make every answer slower.
     answer_slots: int = 2
@@ -102,7 +114,7 @@ def site_value(key: str, text: str) -> Any:
     commas and spaces (origins), whole numbers parsed."""
     if key == "examples":
         return [q.strip() for q in text.split("|") if q.strip()]
-    if key == "allowed_origins":
+    if key in ("allowed_origins", "trusted_proxies"):
         return [o for o in re.split(r"[\s,]+", text) if o]
     if key == "contact":  # "text" or "text | https://..." or "text | +1 555 0100"
         text, _, link = text.partition("|")
@@ -130,8 +142,6 @@ def site_settings(current: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
             values[key] = site_value(key, env[f"HINGECOACH_{key.upper()}"])
     for key, value in values.items():
         kind = SITE_KEYS[key]
-        if kind is Path and isinstance(value, str):
-            value = values[key] = Path(value)
         if kind is Contact:
             values[key] = read_contact(value)
             continue
@@ -184,4 +194,36 @@ def check_site(values: Mapping[str, Any]) -> dict[str, Any]:
         RateLimiter({"ask": values["rate_limit"], "feedback": values["feedback_rate_limit"]})
     except ValueError as exc:
         raise HingeCoachError(str(exc) + ".") from exc
-    return {**values, "allowed_origins": origins}
+    return {**values, "allowed_origins": origins, **check_scale(values)}
+
+
+def check_scale(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings for running replicas (question log, shared rate limits, proxies),
+    checked; returns them normalised."""
+    from web.logdb import log_location
+    from web.rates import check_storage
+
+    if values["log_queue"] < 1:
+        raise HingeCoachError("log_queue must be at least 1.")
+    if values["rate_limit_fail"] not in ("open", "closed"):
+        raise HingeCoachError(
+            f"rate_limit_fail must be open or closed, not {values['rate_limit_fail']!r}."
+        )
+    try:
+        check_storage(values["rate_limit_storage"])
+        proxies = [trusted_proxy(p) for p in values["trusted_proxies"]]
+    except ValueError as exc:
+        raise HingeCoachError(str(exc) + ".") from exc
+    return {"db": log_location(values["db"]), "trusted_proxies": proxies}
+
+
+def trusted_proxy(text: str) -> str:
+    """'10.0.0.7' or '10.0.0.0/8' (or IPv6) normalised; ValueError for anything else."""
+    try:
+        if "/" in text:
+            return str(ipaddress.ip_network(text.strip(), strict=False))
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise ValueError(
+            f"trusted_proxies: {text!r} is not an address or a network like 10.0.0.0/8"
+        ) from None

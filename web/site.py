@@ -64,7 +64,12 @@ def create_site(
     `private` are directories no URL may serve a file from (the repo, the index, the log's).
     """
     app = create_api(assistant, settings, store)
-    limiter = app.state.limiter = site_limiter(settings.rate_limit, settings.feedback_rate_limit)
+    limiter = app.state.limiter = site_limiter(
+        settings.rate_limit,
+        settings.feedback_rate_limit,
+        settings.rate_limit_storage,
+        settings.rate_limit_fail,
+    )
     # Gradio's own loader for the <gradio-app> web component (see the README).
     component = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
     app.get("/gradio.js", include_in_schema=False)(
@@ -107,7 +112,8 @@ def create_site(
     # answers/s at p50 5.1 s; with four times as many, 12.3/s at p50 2.0 s (API 35 -> 22/s,
     # p95 0.7 -> 1.0 s).
     demo.queue(default_concurrency_limit=settings.answer_slots * 4)
-    blocked = {str(Path(p).resolve()) for p in (*private, settings.db.parent)}
+    log_dir = [settings.db.parent] if isinstance(settings.db, Path) else []
+    blocked = {str(Path(p).resolve()) for p in (*private, *log_dir)}
     site = gr.mount_gradio_app(
         app,
         demo,
@@ -142,8 +148,8 @@ def serve(site: FastAPI, settings: SiteSettings) -> None:
     #   answers on two cores; further requests wait their turn instead of slowing everyone;
     # - limit_concurrency: past 200 open connections (each chat page holds an event stream)
     #   new ones get 503 at once rather than piling up;
-    # - proxy headers are trusted from a reverse proxy on this machine only, so the rate
-    #   limit keys on the visitor's address, not the proxy's;
+    # - proxy headers are trusted from the trusted_proxies only (default: a reverse proxy on
+    #   this machine), so the rate limit keys on the visitor's address, not the proxy's;
     # - no access log: it would write client addresses in clear.
     uvicorn.run(
         site,
@@ -152,7 +158,7 @@ def serve(site: FastAPI, settings: SiteSettings) -> None:
         limit_concurrency=200,
         timeout_keep_alive=5,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
         server_header=False,
         access_log=False,
         log_level="warning",
