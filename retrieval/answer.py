@@ -102,17 +102,14 @@ def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = 
 
 def clean_question(question: str) -> str:
     """The question with control characters removed and whitespace folded; errors when unusable."""
-    try:
-        return clean_input(question, MAX_QUESTION_CHARS)
-    except ValueError as exc:
-        if str(exc) == "empty":
-            raise BadQuestionError(
-                "the question is empty; type a question about the hip hinge."
-            ) from None
-        raise BadQuestionError(
-            f"the question is too long ({len(' '.join(question.split())):,} characters; the "
-            f"limit is {MAX_QUESTION_CHARS:,}); ask it in a sentence or two."
-        ) from None
+    return clean_input(
+        question,
+        MAX_QUESTION_CHARS,
+        BadQuestionError,
+        "the question is empty; type a question about the hip hinge.",
+        "the question is too long ({n:,} characters; the limit is {limit:,}); "
+        "ask it in a sentence or two.",
+    )
 
 
 def clean_history(history: Sequence[str] | None) -> list[str]:

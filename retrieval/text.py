@@ -229,18 +229,18 @@ def stems(text: str, keep_stopwords: bool = False) -> list[str]:
     return list(stemmer().stemWords([t.replace("'", "") for t in tokens]))
 
 
-def clean_input(text: str, limit: int) -> str:
+def clean_input(text: str, limit: int, error: type[Exception], empty: str, too_long: str) -> str:
     """Typed text with control characters removed and whitespace folded.
 
-    Raises ValueError("empty") or ValueError("too long") for text no one can use; the
-    caller words the error for what was typed (a question, a cue).
+    Text no one can use raises `error`: with `empty`, or with `too_long` filled in with the
+    text's length `n` and the `limit` (the caller words both for what was typed).
     """
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
-        raise ValueError("empty")
+        raise error(empty)
     if len(text) > limit:
-        raise ValueError("too long")
+        raise error(too_long.format(n=len(text), limit=limit))
     return text
 
 

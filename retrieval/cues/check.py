@@ -177,17 +177,14 @@ class CueCheck:
 
 def clean_cue(cue: str) -> str:
     """The cue with control characters removed and whitespace folded; errors when unusable."""
-    try:
-        return clean_input(cue, MAX_CUE_CHARS)
-    except ValueError as exc:
-        if str(exc) == "empty":
-            raise BadCueError(
-                "the cue is empty; type a coaching cue such as 'soft knees'."
-            ) from None
-        raise BadCueError(
-            f"the cue is too long ({len(' '.join(cue.split())):,} characters; the limit is "
-            f"{MAX_CUE_CHARS}); a cue is a short phrase such as 'soft knees'."
-        ) from None
+    return clean_input(
+        cue,
+        MAX_CUE_CHARS,
+        BadCueError,
+        "the cue is empty; type a coaching cue such as 'soft knees'.",
+        "the cue is too long ({n:,} characters; the limit is {limit}); "
+        "a cue is a short phrase such as 'soft knees'.",
+    )
 
 
 # ---------------------------------------------------------------- comparing words
