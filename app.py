@@ -44,6 +44,17 @@ LLM_OPTIONS = {  # setting -> (variable, type)
 }
 CUE_COMMANDS = ("cue", "cues")
 DB_HELP = "question log: a SQLite file (default: data/questions.sqlite3) or a postgresql:// URL"
+# Numeric settings: setting -> (variable, flag, type, lowest, highest). Each is checked once
+# every source (default, variable, flag) is in, so a bad one is one line naming it.
+NUMBERS: dict[str, tuple[str, str | None, type, float, float]] = {
+    "k": ("HINGECOACH_K", "--k", int, 1, 10),
+    "threads": ("HINGECOACH_THREADS", None, int, 1, 64),
+    "port": ("HINGECOACH_PORT", "--port", int, 1, 65535),
+    "client_timeout": ("HINGECOACH_CLIENT_TIMEOUT", None, float, 0.5, 3600),
+    "llm_timeout": ("HINGECOACH_LLM_TIMEOUT", "--llm-timeout", float, 0.1, 3600),
+    "llm_context": ("HINGECOACH_LLM_CONTEXT", "--llm-context", int, 1024, 10_000_000),
+}
+YES, NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 @dataclass
@@ -68,19 +79,20 @@ class Settings(SiteSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        base = cls()
+        rebuild = env.get("HINGECOACH_REBUILD_BAD_INDEX", "").strip().lower()
+        if rebuild not in YES + NO:
+            raise HingeCoachError(
+                f"HINGECOACH_REBUILD_BAD_INDEX must be 1 or 0 (true/false), not {rebuild!r}."
+            )
+        host = env.get("HINGECOACH_HOST", cls.host).strip()
+        if not host or any(c.isspace() or c in "/[]" for c in host):
+            raise HingeCoachError(f"HINGECOACH_HOST must be an address or a name, not {host!r}.")
         settings = cls(
-            corpus=Path(env.get("HINGECOACH_CORPUS", base.corpus)),
-            index=Path(env.get("HINGECOACH_INDEX", base.index)),
-            k=int(env.get("HINGECOACH_K", base.k)),
-            # One intra-op thread per request: on a shared 2-core server two
-            # requests at once beat one request on two contended cores.
-            threads=int(env.get("HINGECOACH_THREADS", base.threads)),
-            host=env.get("HINGECOACH_HOST", base.host),
-            port=int(env.get("HINGECOACH_PORT", base.port)),
-            rebuild_bad_index=env.get("HINGECOACH_REBUILD_BAD_INDEX", "").lower()
-            in ("1", "true", "yes"),
-            client_timeout=float(env.get("HINGECOACH_CLIENT_TIMEOUT", base.client_timeout)),
+            corpus=Path(env.get("HINGECOACH_CORPUS", cls.corpus)),
+            index=Path(env.get("HINGECOACH_INDEX", cls.index)),
+            host=host,
+            rebuild_bad_index=rebuild in YES,
+            **number_env(env),
             **llm_env(env),
         )
         current = {key: getattr(settings, key) for key in SITE_KEYS}
@@ -89,10 +101,41 @@ class Settings(SiteSettings):
         return settings
 
 
+def number_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The numeric settings given by HINGECOACH_* variables (see NUMBERS), parsed."""
+    out: dict[str, Any] = {}
+    for name, (variable, _, kind, _, _) in NUMBERS.items():
+        text = env.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            out[name] = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise HingeCoachError(f"{variable} must be {what}, not {text!r}.") from None
+    return out
+
+
+def check_numbers(settings: Settings) -> None:
+    """One line naming the setting (variable and flag) that is out of range, NaN or infinite.
+
+    (HINGECOACH_PORT=99999 once gave two tracebacks; HINGECOACH_CLIENT_TIMEOUT=nan made every
+    POST a 408, and -1 dropped every connection.)
+    """
+    for name, (variable, flag, kind, low, high) in NUMBERS.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:  # NaN compares false: refused too
+            where = f"{variable} ({flag})" if flag else variable
+            what = "a whole number" if kind is int else "a number of seconds"
+            raise HingeCoachError(f"{where} must be {what} from {low:g} to {high:g}, not {value}.")
+
+
 def llm_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The language-model settings given by HINGECOACH_LLM_* variables (empty ones ignored)."""
     out: dict[str, Any] = {}
     for name, (variable, kind) in LLM_OPTIONS.items():
+        if name in NUMBERS:
+            continue  # number_env reads these
         if env.get(variable, "").strip():
             try:
                 out[name] = kind(env[variable].strip())
@@ -114,10 +157,6 @@ def check_llm_settings(settings: Settings) -> None:
         raise HingeCoachError("HINGECOACH_LLM_BASE_URL is set: set HINGECOACH_LLM_MODEL too.")
     if settings.llm_unsupported not in ("flag", "drop"):
         raise HingeCoachError("HINGECOACH_LLM_UNSUPPORTED must be flag or drop.")
-    if settings.llm_timeout <= 0 or settings.llm_context < 1024:
-        raise HingeCoachError(
-            "the LLM timeout must be positive and its context 1024 tokens or more."
-        )
 
 
 def written_answer_options(settings: Settings) -> dict[str, Any]:
@@ -166,8 +205,10 @@ def open_assistant(settings: Settings, build_if_missing: bool = False) -> Assist
     unless settings.rebuild_bad_index says to rebuild it from the corpus.
     """
     from retrieval.assistant import Assistant
-    from retrieval.index import verify_files
+    from retrieval.index import recover_index, verify_files
 
+    for line in recover_index(settings.index):  # a build killed mid-swap left no index here
+        print(terminal(line), file=sys.stderr)
     try:
         verify_files(settings.index)  # fail fast, before the model loads
     except IndexMissingError:
@@ -197,22 +238,24 @@ def serve(settings: Settings) -> None:
     """Build the index if missing, then serve the chat, the widget and the API."""
     from web.feedback import FeedbackStore
     from web.rates import storage_problem
-    from web.site import create_site
+    from web.site import create_site, listen
     from web.site import serve as run_site
 
-    assistant = open_assistant(settings, build_if_missing=True)
-    assistant.limit_concurrency(settings.answer_slots)
-    private = (settings.root, settings.index)
-    store = FeedbackStore(settings.db, queue_size=settings.log_queue)
-    # What this server cannot do from the start (a log it cannot write, an unreachable
-    # Redis): said now, while it goes on answering.
-    storage = storage_problem(settings.rate_limit_storage, settings.rate_limit_fail)
-    for problem in filter(None, (store.problem, storage)):
-        print(terminal(f"hingecoach: warning: {problem}"), file=sys.stderr)
-    try:
-        run_site(create_site(assistant, settings, store, private), settings)
-    finally:
-        store.close()  # write the rows still queued before the process ends
+    sock = listen(settings.host, settings.port)  # a port in use is an error before the model loads
+    with sock:
+        assistant = open_assistant(settings, build_if_missing=True)
+        assistant.limit_concurrency(settings.answer_slots)
+        private = (settings.root, settings.index)
+        store = FeedbackStore(settings.db, queue_size=settings.log_queue)
+        # What this server cannot do from the start (a log it cannot write, an unreachable
+        # Redis): said now, while it goes on answering.
+        storage = storage_problem(settings.rate_limit_storage, settings.rate_limit_fail)
+        for problem in filter(None, (store.problem, storage)):
+            print(terminal(f"hingecoach: warning: {problem}"), file=sys.stderr)
+        try:
+            run_site(create_site(assistant, settings, store, private), settings, sock)
+        finally:
+            store.close()  # write the rows still queued before the process ends
 
 
 def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -369,8 +412,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if value is not None:
             setattr(settings, name, value)
     settings.db = log_location(settings.db)  # a --db flag: a path or a postgresql:// URL
-    if settings.k < 1 or settings.k > 10:
-        raise HingeCoachError("--k must be between 1 and 10.")
+    check_numbers(settings)
     check_llm_settings(settings)
     return settings
 

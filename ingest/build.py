@@ -21,6 +21,7 @@ from retrieval.index import (
     EXACT_MAX,
     SentenceRecord,
     VectorCache,
+    recover_index,
     text_digest,
     write_index,
 )
@@ -46,9 +47,11 @@ class IngestSummary:
     reused: int = 0  # texts whose vectors came from the previous index or an identical text
     search: dict[str, Any] = field(default_factory=dict)  # the vector index chosen (meta "ann")
     notes: list[str] = field(default_factory=list)  # metadata left out, with the reason
+    recovered: list[str] = field(default_factory=list)  # what an interrupted build left
 
     def lines(self) -> list[str]:
         out = [
+            *self.recovered,
             f"indexed {self.files} file(s): {self.chunks} chunks, {self.sentences} sentences "
             f"in {self.seconds:.1f}s",
             f"embedded {self.embedded} new text(s); reused {self.reused} (unchanged or repeated)",
@@ -124,8 +127,11 @@ def build_index(
     editing one article re-embeds only that article's changed passages and sentences.
     """
     began = time.perf_counter()
+    # An earlier build killed mid-swap: its index is put in place (and its vectors reused
+    # below), its other leftovers removed, before anything else is written.
+    recovered = recover_index(index_dir)
     files, skipped = load_corpus(corpus, root)
-    summary = IngestSummary(skipped=list(skipped))
+    summary = IngestSummary(skipped=list(skipped), recovered=recovered)
     parsed: list[_Parsed] = []
     for file in files:
         try:

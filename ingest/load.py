@@ -45,13 +45,14 @@ class Skipped:
     reason: str
 
 
-def display_path(path: Path, root: Path) -> str:
-    """The path relative to root when inside it, else absolute, with / separators."""
+def display_path(path: Path, root: Path, corpus: Path | None = None) -> str:
+    """The path relative to root when inside it, else relative to the corpus folder, with /
+    separators: never an absolute path of the server, which answers and /config would show."""
     resolved = path.parent.resolve() / path.name  # a link is named as itself, not its target
-    try:
-        return resolved.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    for base in (root, corpus):
+        if base is not None and resolved.is_relative_to(base.resolve()):
+            return resolved.relative_to(base.resolve()).as_posix()
+    return path.name
 
 
 def read_metadata(corpus: Path) -> dict[str, dict[str, str | None]]:
@@ -84,7 +85,7 @@ def load_corpus(corpus: Path, root: Path) -> tuple[list[SourceFile], list[Skippe
             or path.name.startswith(".")
         ):
             continue
-        source = display_path(path, root)
+        source = display_path(path, root, corpus)
         result = read_source(path, source, metadata.get(path.relative_to(corpus).as_posix(), {}))
         if isinstance(result, Skipped):
             skipped.append(result)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -58,6 +59,19 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # >= the candidate depth search asks for
 RECALL_SAMPLE = 200
 DIGEST_BYTES = 16
+# The files every index holds, which its checksum table must list (bm25/ holds a few more).
+REQUIRED_FILES = (
+    *(
+        f"{name}.{part}"
+        for name in ("documents", "texts", "headings", "passages", "sentence_texts")
+        for part in ("bin", "offsets.npy")
+    ),
+    "chunks.npy",
+    "sentences.npy",
+    "chunk_vectors.npy",
+    "sentence_vectors.npy",
+    "chunks.faiss",
+)
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,8 @@ def write_index(
     """
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-new-", dir=directory.parent))
+    prefix = f".{directory.name}-new-{os.getpid()}-"  # the pid: see recover_index
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=directory.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared read-only
     try:
         ann = _write_vectors(staging, chunk_vectors, sentence_vectors, exact_max)
@@ -258,6 +273,8 @@ def _write_records(
 
 
 def _swap_in(staging: Path, directory: Path) -> None:
+    """Two renames: `directory` -> `.name-old-PID`, staging -> `directory`. A crash between
+    them leaves no index where readers look; recover_index finishes such a swap."""
     old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
     if directory.exists():
         os.replace(directory, old)
@@ -269,6 +286,59 @@ def _swap_in(staging: Path, directory: Path) -> None:
         raise
     # A server still reading the old files keeps them: mapped files outlive their unlinking.
     shutil.rmtree(old, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"\.(?P<name>.+)-(?P<kind>new|old)-(?P<pid>\d+)(?:-.*)?")
+
+
+def _alive(pid: int) -> bool:
+    """Whether another process with this id runs (our own id is a previous run's: containers
+    reuse ids, and nothing in this process is mid-swap when recovery runs)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
+def recover_index(directory: Path) -> list[str]:
+    """Finish or undo an index swap that a crash interrupted, and remove what interrupted
+    builds left next to the index; returns what was done, one line each.
+
+    A build writes `.NAME-new-PID-*` next to the index and swaps it in with two renames
+    (see _swap_in). When the process died between them, there is no index at `directory`:
+    the new one is put in place if it was complete (its meta.json is written last), else
+    the previous one goes back. Leftovers of processes still running are left alone.
+    """
+    directory = Path(directory).absolute()
+    if not directory.parent.is_dir():
+        return []
+    leftovers: dict[str, list[Path]] = {"new": [], "old": []}
+    for path in directory.parent.iterdir():
+        match = _LEFTOVER.fullmatch(path.name)
+        if match and match["name"] == directory.name and not _alive(int(match["pid"])):
+            leftovers[match["kind"]].append(path)
+    done = []
+    if not directory.exists():
+        for kind, what in (
+            ("new", "finished an interrupted index swap"),
+            ("old", "put back the index an interrupted build had moved"),
+        ):
+            complete = [p for p in leftovers[kind] if (p / "meta.json").is_file()]
+            if complete:
+                latest = max(complete, key=lambda p: (p / "meta.json").stat().st_mtime)
+                os.replace(latest, directory)
+                leftovers[kind].remove(latest)
+                done.append(f"{what}: {directory}")
+                break
+    for path in leftovers["new"] + leftovers["old"]:
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"removed {path.name}, left by an interrupted build")
+    return done
 
 
 def read_meta(directory: Path) -> dict[str, Any]:
@@ -305,18 +375,24 @@ def verify_files(directory: Path, meta: dict[str, Any] | None = None) -> dict[st
     """meta.json, after checking every file it lists against its checksum; one-line errors."""
     meta = read_meta(directory) if meta is None else meta
     expected = meta.get("files")
-    if expected is None:  # written before checksums were recorded
-        return meta
+    # Without its table an index cannot be checked, so it is refused like a damaged one:
+    # a zeroed file would otherwise be served, NULs quoted as "verbatim" text.
+    if not isinstance(expected, dict) or not expected:
+        raise IndexCorruptError(
+            f"index at {directory} has no checksum table in its meta.json; {_hint(directory)}"
+        )
+    unlisted = [name for name in REQUIRED_FILES if name not in expected]
+    if unlisted or not any(name.startswith("bm25/") for name in expected):
+        raise IndexCorruptError(
+            f"index at {directory} has no checksum for {(unlisted or ['bm25/'])[0]}; "
+            f"{_hint(directory)}"
+        )
     try:
         actual = file_checksums(directory)
     except OSError as exc:
         raise IndexCorruptError(
             f"index at {directory} is unreadable ({exc.strerror or exc}); {_hint(directory)}"
         ) from exc
-    if not isinstance(expected, dict):
-        raise IndexCorruptError(
-            f"index at {directory} has a malformed meta.json; {_hint(directory)}"
-        )
     for name in sorted(expected):
         if name not in actual:
             raise IndexCorruptError(f"index at {directory} is missing {name}; {_hint(directory)}")

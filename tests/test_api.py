@@ -26,6 +26,7 @@ def make_site(assistant, tmp_path, **env):
             "HINGECOACH_GYM_NAME": "Iron <Oak> Barbell",
             "HINGECOACH_ACCENT": "#c2410c",
             "HINGECOACH_RATE_LIMIT": "1000/minute",
+            "HINGECOACH_ALLOWED_HOSTS": "coach.test",
             **env,
         }
     )

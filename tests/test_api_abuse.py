@@ -20,7 +20,9 @@ from web.site import create_site
 
 def site_client(assistant, tmp_path, **env) -> tuple[TestClient, FeedbackStore]:
     """The served site in-process; server errors come back as responses, not exceptions."""
-    settings = app.Settings.from_env({"HINGECOACH_RATE_LIMIT": "100000/minute", **env})
+    settings = app.Settings.from_env(
+        {"HINGECOACH_RATE_LIMIT": "100000/minute", "HINGECOACH_ALLOWED_HOSTS": "coach.test", **env}
+    )
     settings.db = tmp_path / "questions.sqlite3"
     store = FeedbackStore(settings.db)
     site = create_site(assistant, settings, store)

@@ -30,12 +30,12 @@ def test_cue_checker_shows_verdict_stance_and_highlighted_quote(assistant):
     assert "✖ discouraged" in shown
     assert "<mark>" in shown and "<strong>bringing chest towards thighs</strong>" in shown
     assert "corpus/5-tips-for-your-hip-hinge.txt" in shown
-    assert check("   ").startswith("Sorry, the cue is empty")
+    assert check("   ").startswith("<p>Sorry, the cue is empty")
 
 
 def test_cue_checker_shows_differences(assistant):
     shown = gradio_ui.make_cue_checker(assistant)("soft knees")
-    assert "⚠️ **The articles' instructions on the knees differ" in shown
+    assert "⚠️ <strong>The articles' instructions on the knees differ" in shown
 
 
 def test_match_in_context_escapes_article_text():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -120,7 +121,7 @@ def test_any_damaged_file_is_a_one_line_error(index_copy, fake_embedder, name, h
             },
             "(8 dim",
         ),
-        ("files", "malformed meta.json"),
+        ("files", "no checksum table"),
     ],
 )
 def test_a_foreign_or_malformed_meta_is_refused(index_copy, fake_embedder, meta, expected):
@@ -158,8 +159,10 @@ def test_rebuilding_a_damaged_index_re_embeds_instead_of_reusing_its_vectors(
 
 @pytest.fixture()
 def cli(monkeypatch, capsys, fake_embedder):
-    """app.main in-process with the fake model; returns (exit code, stderr)."""
+    """app.main in-process with the fake model; returns (exit code, stderr). serve listens
+    on no port (an unbound socket stands in)."""
     monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
+    monkeypatch.setattr("web.site.listen", lambda host, port: socket.socket())
 
     def run(*argv):
         with pytest.raises(SystemExit) as exit_info:
@@ -201,7 +204,7 @@ def served(monkeypatch, tmp_path):
     """serve() up to the point of listening: the sites it would have served."""
     sites: list = []
     monkeypatch.setattr("web.site.create_site", lambda assistant, *rest: assistant)
-    monkeypatch.setattr("uvicorn.run", lambda site, **kwargs: sites.append(site))
+    monkeypatch.setattr("web.site.serve", lambda site, settings, sock: sites.append(site))
     monkeypatch.setenv("HINGECOACH_DB", str(tmp_path / "log.sqlite3"))
     return sites
 
@@ -241,7 +244,9 @@ def test_a_failed_rebuild_is_still_one_line_and_serves_nothing(index_copy, cli, 
 
 def test_the_real_entry_point_refuses_before_loading_the_model(index_copy):
     damage(index_copy / "chunks.faiss", "random bytes")
-    for command in (["serve", "--port", "9"], ["ask", "how do I hinge?"]):
+    from tests.browser import free_port
+
+    for command in (["serve", "--port", str(free_port())], ["ask", "how do I hinge?"]):
         result = subprocess.run(
             [sys.executable, str(ROOT / "app.py"), *command, "--index", str(index_copy)],
             capture_output=True,

@@ -72,7 +72,7 @@ def test_ingest_prints_a_summary(tmp_path):
             "does not exist",
         ),
         (["ask", "-", "--index", "/nonexistent/ix"], "no index"),
-        (["ask", "hi", "--k", "0"], "--k must be between 1 and 10"),
+        (["ask", "hi", "--k", "0"], "HINGECOACH_K (--k) must be a whole number from 1 to 10"),
     ],
 )
 def test_errors_are_one_line_without_traceback(args, message):

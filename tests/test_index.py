@@ -107,3 +107,94 @@ def test_ingest_reports_skipped_files(tmp_path, fake_embedder):
     assert "unsupported" in reasons["notes.pdf"]
     assert reasons["zz-copy.txt"].startswith("duplicate of")
     assert "not UTF-8" in reasons["old.txt"]
+
+
+# A build killed between the two renames of its swap: `index` -> `.index-old-PID` done,
+# `.index-new-PID-*` -> `index` never happens (kill -9 runs no cleanup, so the crash is
+# os._exit in a child process, not an exception).
+CRASH_MID_SWAP = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from ingest.build import build_index
+from tests.conftest import FakeEmbedder, ROOT
+replace, calls = os.replace, []
+
+def crash_on_second(src, dst):
+    calls.append(dst)
+    if len(calls) == 2:
+        os._exit(9)
+    replace(src, dst)
+
+os.replace = crash_on_second
+build_index(Path({corpus!r}), Path({index!r}), FakeEmbedder(), ROOT, progress=False)
+"""
+
+
+def crash_mid_swap(corpus, index) -> None:
+    import subprocess
+    import sys
+
+    script = CRASH_MID_SWAP.format(root=str(ROOT), corpus=str(corpus), index=str(index))
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=300)
+    assert result.returncode == 9
+
+
+def test_a_build_killed_mid_swap_is_finished_at_start_up_and_its_leftovers_reused(
+    tmp_path, fake_embedder, monkeypatch
+):
+    import app
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path / "index"
+    build_index(corpus, index, fake_embedder, ROOT, progress=False)
+    (corpus / "bar-path.txt").write_text(
+        "Bar Path\n\nKeep the barbell close to your shins as you hinge.\n", "utf-8"
+    )
+    crash_mid_swap(corpus, index)
+    assert not index.exists()  # what readers saw before: no index at all
+    assert {p.name.split("-")[1] for p in tmp_path.glob(".index-*")} == {"old", "new"}
+
+    # Start-up (ask, cue, serve) finishes the swap: the new index, complete, is put in place.
+    monkeypatch.setattr(app, "embedder_for", lambda settings: fake_embedder)
+    settings = app.Settings(index=index, corpus=corpus)
+    assistant = app.open_assistant(settings)
+    assert "Bar Path" in {d.title for d in assistant.index.documents}
+    assert list(tmp_path.glob(".index-*")) == []
+
+    # And the next ingest reuses every vector of it.
+    summary = build_index(corpus, index, fake_embedder, ROOT, progress=False)
+    assert summary.embedded == 0 and summary.reused > 0
+
+
+def test_ingest_after_a_build_killed_mid_swap_finishes_it_and_reuses_its_vectors(
+    tmp_path, fake_embedder
+):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path / "index"
+    build_index(corpus, index, fake_embedder, ROOT, progress=False)
+    crash_mid_swap(corpus, index)
+    # Half-written builds (killed before meta.json) are removed, not left to pile up.
+    (tmp_path / ".index-new-999999999-abc").mkdir()
+    (tmp_path / ".index-new-999999999-abc" / "chunks.npy").write_bytes(b"partial")
+    summary = build_index(corpus, index, fake_embedder, ROOT, progress=False)
+    assert summary.embedded == 0  # nothing re-embedded: the interrupted index was reused
+    assert summary.lines()[0].startswith("finished an interrupted index swap")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+    load_index(index, fake_embedder.model_id, fake_embedder.dimension)
+
+
+def test_a_build_killed_before_its_swap_leaves_the_previous_index_answering(
+    tmp_path, fake_embedder
+):
+    index = tmp_path / "index"
+    build_index(CORPUS, index, fake_embedder, ROOT, progress=False)
+    before = (index / "meta.json").read_text()
+    old = tmp_path / ".index-old-999999999"  # the first rename done, no staging left
+    index.rename(old)
+    from retrieval.index import recover_index
+
+    assert recover_index(index) == [f"put back the index an interrupted build had moved: {index}"]
+    assert (index / "meta.json").read_text() == before and not old.exists()

@@ -242,6 +242,6 @@ def test_health_says_a_language_model_writes_the_answers(
     )
     settings = app.Settings.from_env({})
     site = create_site(assistant, settings, FeedbackStore(tmp_path / "fb.db"))
-    health = TestClient(site).get("/api/health").json()
+    health = TestClient(site, base_url="http://127.0.0.1").get("/api/health").json()
     assert health["answers"] == "llm" and health["llm_model"] == "good"
     assert llm_server.base_url not in json.dumps(health)  # the endpoint stays private

@@ -87,7 +87,7 @@ SITE = textwrap.dedent(
     settings = app.Settings.from_env({{"HINGECOACH_INDEX": {index!r}}})
     settings.db = app.Path({db!r})
     site = create_site(app.open_assistant(settings), settings, FeedbackStore(settings.db))
-    with TestClient(site) as client:
+    with TestClient(site, base_url="http://127.0.0.1") as client:
         for path in ("/", "/config", "/embed", "/widget.js", "/docs", "/api/health"):
             assert client.get(path).status_code == 200, path
         answer = client.post("/api/ask", json={{"question": "what is a hip hinge"}})

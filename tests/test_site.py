@@ -81,25 +81,43 @@ def visitor(host):
     return SimpleNamespace(client=SimpleNamespace(host=host))
 
 
-def test_chat_logs_questions_and_records_thumbs(assistant, tmp_path):
+def test_chat_logs_questions_and_the_thumbs_rate_the_answer_they_are_on(assistant, tmp_path):
     store = FeedbackStore(tmp_path / "log.sqlite3")
     respond = gradio_ui.make_responder(assistant, app.Settings(), store)
-    final = list(respond("how much should my knees bend", [], visitor("192.0.2.1")))[-1]
+    question = "how much should my knees bend"
+    first = list(respond(question, [], visitor("192.0.2.1")))[-1]
+    again = list(respond(question, [], visitor("192.0.2.1")))[-1]  # the same words, later
     list(respond("What should I eat before a workout?", [], visitor("192.0.2.1")))
     logged = store.questions()
     assert [(q.question, q.answered, q.channel) for q in logged] == [
-        ("how much should my knees bend", True, "chat"),
+        (question, True, "chat"),
+        (question, True, "chat"),
         ("What should I eat before a workout?", False, "chat"),
     ]
-    history = [
-        {"role": "user", "content": "how much should my knees bend"},
-        {"role": "assistant", "content": final},
-    ]
+    # The reply carries the token the log gave its answer, so the thumbs need no lookup.
+    assert first["metadata"] == {"id": logged[0].token}
+    assert again["metadata"] == {"id": logged[1].token}
+    history = [{"role": "user", "content": question}, first, {"role": "user", "content": question}]
+    history.append(again)
     rate = gradio_ui.make_rater(store)
-    rate(SimpleNamespace(index=1, liked=False), history, visitor("192.0.2.1"))
-    assert store.questions(rating="down")[0].question == "how much should my knees bend"
-    rate(SimpleNamespace(index=1, liked=True), history, visitor("192.0.2.1"))
-    assert store.totals().up == 1 and store.totals().down == 0
+    rate(SimpleNamespace(index=1, liked=False), history)  # a thumb on the first answer
+    assert [q.rating for q in store.questions()] == ["down", None, None]
+    rate(SimpleNamespace(index=3, liked=True), history)
+    assert [q.rating for q in store.questions()] == ["down", "up", None]
+    # Events the page never sends change nothing and raise nothing.
+    for index in (None, 0, 2, 4, -1, 10**9, [None], ["1"], True, "1"):
+        rate(SimpleNamespace(index=index, liked=True), history)
+    rate(SimpleNamespace(index=1, liked="yes"), history)
+    rate(SimpleNamespace(index=1, liked=True), "not a history")
+    assert [q.rating for q in store.questions()] == ["down", "up", None]
+
+
+def test_a_catalogue_click_names_a_row_or_nothing():
+    rows = [["knees", "soft knees", "endorsed", "T", "x:1-2"]]
+    assert gradio_ui.picked_cue(rows, SimpleNamespace(index=[0, 1])) == "soft knees"
+    assert gradio_ui.picked_cue(rows, SimpleNamespace(index=0)) == "soft knees"
+    for index in (None, [], [1, 0], [-1, 0], ["0"], [None], True, 10**9):
+        assert gradio_ui.picked_cue(rows, SimpleNamespace(index=index)) == ""
 
 
 def test_create_app_wires_thumbs_when_logging(assistant, tmp_path):

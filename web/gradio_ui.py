@@ -19,7 +19,7 @@ import gradio as gr  # noqa: E402
 from gradio.components.chatbot import TextMessage  # noqa: E402
 
 from retrieval.assistant import Assistant  # noqa: E402
-from retrieval.cues.render import catalogue_rows, format_cue_markdown  # noqa: E402
+from retrieval.cues.render import catalogue_rows, format_cue_html  # noqa: E402
 from retrieval.errors import HingeCoachError  # noqa: E402
 from retrieval.render import paragraphs, show_as_text  # noqa: E402
 from web.chat import (  # noqa: E402
@@ -27,7 +27,6 @@ from web.chat import (  # noqa: E402
     reveal,
     stream_answer,
     typed_messages,
-    user_turns,
 )
 from web.colours import WHITE, ink_on, ramp, text_accent  # noqa: E402
 from web.feedback import FeedbackStore, LogUnavailableError  # noqa: E402
@@ -38,6 +37,9 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 SHADES = ("50", "100", "200", "300", "400", "500", "600", "700", "800", "900", "950")
 CUE_EXAMPLES = ["soft knees", "proud chest", "bring your chest to your thighs", "butt back"]
+# The endpoints Gradio's API clients may call by name (/gradio_api/call/<name>): the rest of
+# the app's events are the page's own, run by number (see web/gradio_gate.py).
+API_ENDPOINTS = ("ask", "chat", "cue")
 
 
 def client_host(request: Any) -> str | None:
@@ -46,15 +48,22 @@ def client_host(request: Any) -> str | None:
     return getattr(client, "host", None)
 
 
-def refusal_text(refusal: Refusal) -> str:
-    """Why a question was not answered: over the budget (429), or the shared limits could
-    not be checked (503, rate_limit_fail = "closed")."""
+def refusal_text(refusal: Refusal, noun: str = "questions") -> str:
+    """Why a question (or a cue check) was not answered: over the budget (429), or the
+    shared limits could not be checked (503, rate_limit_fail = "closed")."""
     why = (
-        f"too many questions from your address (limit {refusal.limit})"
+        f"too many {noun} from your address (limit {refusal.limit})"
         if refusal.status == 429
         else "the question limits cannot be checked right now"
     )
     return f"{why}; try again in {refusal.retry_after} second(s)"
+
+
+def over_budget(limiter: RateLimiter | None, request: Any, noun: str) -> str | None:
+    """The visitor's "Sorry, ..." when this one is over the question budget that the API,
+    the widget, the chat and the cue check share; else None (and it is counted)."""
+    refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
+    return None if refusal is None else f"Sorry, {refusal_text(refusal, noun)}."
 
 
 def make_responder(
@@ -62,43 +71,65 @@ def make_responder(
     settings: SiteSettings,
     store: FeedbackStore | None = None,
     limiter: RateLimiter | None = None,
-) -> Callable[..., Iterator[str]]:
+) -> Callable[..., Iterator[str | dict[str, Any]]]:
     """The chat handler: one library call, then the reply streamed and its sources.
 
-    With a store, each question is logged (with a pseudonym of the client's address); with
-    a limiter, each question counts against the client's "ask" budget (shared with the API).
+    With a store, each question is logged (with a pseudonym of the client's address) and
+    the reply's last update carries the log's token for the answer (metadata "id"), so its
+    thumbs rate exactly that answer; with a limiter, each question counts against the
+    client's "ask" budget (shared with the API).
     """
 
-    def respond(message: str, history: list[Any], request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
-        refusal = limiter.hit("ask", client_host(request) or "unknown") if limiter else None
+    def respond(
+        message: str,
+        history: list[Any],
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> Iterator[str | dict[str, Any]]:
+        refusal = over_budget(limiter, request, "questions")
         if refusal is not None:
-            yield paragraphs(f"Sorry, {refusal_text(refusal)}.")
+            yield paragraphs(refusal)
             return
         try:
             result = yield from stream_answer(assistant, message, history, settings.k)
         except HingeCoachError as exc:
             yield paragraphs(f"Sorry, {exc}")
             return
-        if store is not None:
-            store.log(result, "chat", client_host(request))
-        yield from reveal(result, settings.contact)
+        token = store.log(result, "chat", client_host(request)) if store is not None else None
+        *steps, final = reveal(result, settings.contact)
+        yield from steps
+        yield {"role": "assistant", "content": final, "metadata": {"id": token}} if token else final
 
     return respond
 
 
-def make_rater(store: FeedbackStore) -> Callable[..., None]:
-    """The chat's thumbs handler: rate the logged answer the thumb was on."""
+def rated_token(data: Any, history: Any) -> str | None:
+    """The answer token of the message a thumbs event is on, or None for anything else
+    (the page sends its index; a crafted event may send null, a list or a number past the
+    end)."""
+    index = getattr(data, "index", None)
+    if isinstance(index, list) and len(index) == 1:
+        index = index[0]
+    if not isinstance(index, int) or isinstance(index, bool) or not isinstance(history, list):
+        return None
+    if not 0 <= index < len(history) or not isinstance(history[index], dict):
+        return None
+    message = history[index]
+    metadata = message.get("metadata")
+    token = metadata.get("id") if isinstance(metadata, dict) else None
+    return token if message.get("role") == "assistant" and isinstance(token, str) else None
 
-    def rate(data: gr.LikeData, history: list[Any], request: gr.Request = None) -> None:  # type: ignore[assignment]
-        index = data.index if isinstance(data.index, int) else data.index[0]
-        earlier = [m for m in (history or [])[:index] if isinstance(m, dict)]
-        questions = user_turns([m for m in earlier if m.get("role") == "user"])
-        if not questions or data.liked not in (True, False):
+
+def make_rater(store: FeedbackStore) -> Callable[..., None]:
+    """The chat's thumbs handler: rate the logged answer the thumb was on, named by the
+    token its message carries (see make_responder)."""
+
+    def rate(data: gr.LikeData, history: list[Any]) -> None:
+        token = rated_token(data, history)
+        liked = getattr(data, "liked", None)
+        if token is None or liked not in (True, False):
             return
         try:
-            token = store.latest_token(questions[-1], "chat", client_host(request))
-            if token is not None:
-                store.rate(token, "up" if data.liked else "down")
+            store.rate(token[:64], "up" if liked else "down")
         except LogUnavailableError as exc:
             log.warning("rating not recorded: %s", exc)
             gr.Warning("Your rating could not be saved right now; please try again shortly.")
@@ -160,7 +191,7 @@ def create_ui(
         with gr.Tab("Chat", visible=True) if settings.coach_tools else nullcontext():
             chat_area(respond, settings, store)
         if settings.coach_tools:
-            cue_tab(assistant)
+            cue_tab(assistant, limiter)
         gr.api(
             make_api_asker(assistant, settings, store, limiter),
             api_name="ask",
@@ -170,7 +201,7 @@ def create_ui(
     return demo
 
 
-def chat_area(respond: Callable[..., Iterator[str]], settings: SiteSettings, store: Any) -> None:
+def chat_area(respond: Callable[..., Iterator[Any]], settings: SiteSettings, store: Any) -> None:
     """The chat: conversation, question box, examples and thumbs."""
     chatbot = plain_user_chatbot(
         height="max(420px, 68vh)",  # on a phone, static/chat.css lets the page scroll instead
@@ -276,21 +307,38 @@ def page_options(settings: SiteSettings) -> dict[str, Any]:
     }
 
 
-def make_cue_checker(assistant: Assistant) -> Callable[[str], str]:
-    """The Cue check tab's handler: one library call, formatted."""
+def make_cue_checker(
+    assistant: Assistant, limiter: RateLimiter | None = None
+) -> Callable[..., str]:
+    """The Cue check tab's handler: one library call, formatted as escaped HTML.
 
-    def check(cue: str) -> str:
+    With a limiter, each check counts against the client's question budget, as /api/cue does.
+    """
+
+    def check(cue: str, request: gr.Request = None) -> str:  # type: ignore[assignment]
+        refusal = over_budget(limiter, request, "cue checks")
+        if refusal is not None:
+            return paragraphs(refusal)
         try:
-            return format_cue_markdown(assistant.check_cue(cue))
+            return format_cue_html(assistant.check_cue(cue))
         except HingeCoachError as exc:
-            return f"Sorry, {html.escape(str(exc), quote=False)}"
+            return paragraphs(f"Sorry, {exc}")
 
     return check
 
 
-def cue_tab(assistant: Assistant) -> None:
+def picked_cue(rows: list[list[str]], event: Any) -> str:
+    """The cue of the catalogue row a select event names ("" for anything else)."""
+    index = getattr(event, "index", None)
+    row = index[0] if isinstance(index, list) and index else index
+    if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < len(rows):
+        return ""
+    return rows[row][1]
+
+
+def cue_tab(assistant: Assistant, limiter: RateLimiter | None = None) -> None:
     """The "Cue check" tab: check a cue's wording and stance; browse the cue catalogue."""
-    check = make_cue_checker(assistant)
+    check = make_cue_checker(assistant, limiter)
     rows = catalogue_rows(assistant.cues())
     with gr.Tab("Cue check"):
         gr.Markdown(
@@ -302,7 +350,9 @@ def cue_tab(assistant: Assistant) -> None:
                 label="Cue", placeholder="e.g. soft knees", scale=4, max_length=200, submit_btn=True
             )
         gr.Examples(CUE_EXAMPLES, inputs=box)
-        result = gr.Markdown(label="Cue check result", sanitize_html=True, elem_id="cue-result")
+        # HTML we escape ourselves (format_cue_html), never Markdown: a cue or an article
+        # holding a Markdown image, link or $$math$$ must show those characters, not load them.
+        result = gr.HTML(label="Cue check result", elem_id="cue-result", elem_classes=["prose"])
         box.submit(check, inputs=box, outputs=result, api_name="cue")
         gr.Markdown(f"#### Cue catalogue: {len(rows)} cues from the articles, by body part")
         table = gr.Dataframe(
@@ -313,11 +363,13 @@ def cue_tab(assistant: Assistant) -> None:
             show_search="search",
             max_height=420,
             column_widths=["10%", "40%", "13%", "15%", "22%"],
+            datatype="str",  # cells are text: never Markdown or HTML
+            latex_delimiters=[],  # no math: "$$" in an article stays text
             elem_id="cue-catalogue",
         )
 
-        def pick(event: gr.SelectData) -> tuple[str, str]:
-            cue = rows[event.index[0]][1] if event.index else ""
-            return cue, check(cue) if cue else ""
+        def pick(event: gr.SelectData, request: gr.Request = None) -> tuple[str, str]:  # type: ignore[assignment]
+            cue = picked_cue(rows, event)
+            return cue, check(cue, request) if cue else ""
 
         table.select(pick, outputs=[box, result], api_visibility="private")

@@ -1,13 +1,16 @@
 """Protections for a public web endpoint, as plain ASGI middleware.
 
+- a host allowlist: a request naming another host (a DNS-rebinding attack) gets 400;
 - an origin allowlist: cross-origin requests from elsewhere get 403, and every response
   says which pages may frame it (`Content-Security-Policy: frame-ancestors`);
+- only the methods the site uses (GET, HEAD, POST, OPTIONS); others get 405;
 - per-client rate limits (the `limits` library, moving window, in this process's memory or
   in Redis shared by replicas: see web/rates.py) answered with a 429 JSON body and
   `Retry-After`;
 - request body limits, answered with 413 whether or not the client sent Content-Length;
-- a deadline for a request's line and headers (timely_http, for uvicorn), as the Guard
-  has one for its body: slow clients (slowloris) cannot hold connections for ever.
+- for uvicorn (timely_http): a deadline for a request's line and headers, as the Guard has
+  one for its body, so slow clients (slowloris) cannot hold connections for ever; and a cap
+  on open connections per client address and in all, answered with a JSON 503.
 
 Plain ASGI rather than a framework's middleware base class so that streamed responses
 (Gradio's server-sent events) pass through untouched. uvicorn is imported only by
@@ -17,10 +20,12 @@ timely_http, when a server starts.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,12 +118,28 @@ class RateLimiter:
         return None
 
 
-class _BodyTooLarge(Exception):
+class BodyRefused(Exception):  # noqa: N818 (a refusal, not an error of the server's)
+    """Raised from the Guard's receive when a body is too large or too slow; the Guard
+    answers it. Code between the Guard and the app must let it through."""
+
+
+class _BodyTooLarge(BodyRefused):
     pass
 
 
-class _BodyTooSlow(Exception):
+class _BodyTooSlow(BodyRefused):
     pass
+
+
+METHODS = ("GET", "HEAD", "POST", "OPTIONS")  # all the site answers; WebDAV & co get 405
+
+
+def request_host(header: str) -> str:
+    """The host name of a Host header: 'Coach.test:7860' -> 'coach.test', '[::1]:80' -> '::1'."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0].rstrip(".") if text.count(":") == 1 else text.rstrip(".")
 
 
 async def send_json(
@@ -143,6 +164,9 @@ class Guard:
         nouns: how a 429 message names what a rule counts ("questions", "ratings").
         body_timeout: seconds a client may take to send a request body (408 after that),
             so a client trickling its body does not hold a connection for ever.
+        hosts: the host names requests may name in their Host header (None: any). A page
+            served under another name, as a DNS-rebinding attack does, is refused: its
+            Origin would otherwise match its Host and pass for this site's own.
     """
 
     def __init__(
@@ -154,8 +178,10 @@ class Guard:
         max_body: Callable[[str], int],
         nouns: Mapping[str, str] | None = None,
         body_timeout: float | None = None,
+        hosts: Collection[str] | None = None,
     ) -> None:
         self.app = app
+        self.hosts = None if hosts is None else {h.lower() for h in hosts}
         self.body_timeout = body_timeout
         self.origins = origins
         self.limiter = limiter
@@ -176,6 +202,15 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host")
+        if self.hosts is not None and host is not None and request_host(host) not in self.hosts:
+            await self._refuse(scope, send, 400, f"this server does not answer for {host}.")
+            return
+        if scope["type"] == "http" and scope["method"] not in METHODS:
+            allow = [("allow", ", ".join(METHODS))]
+            message = f"this site does not answer {scope['method'][:20]} requests."
+            await self._refuse(scope, send, 405, message, allow)
+            return
         origin = headers.get("origin")
         if origin is not None and not self.origins.allows(origin, headers.get("host")):
             await self._refuse(scope, send, 403, f"the origin {origin} may not use this assistant.")
@@ -277,20 +312,110 @@ class Guard:
         await send_json(send, status, {"error": message}, [*headers, *self._plain()])
 
 
-def timely_http(seconds: float) -> type[asyncio.Protocol]:
+def client_key(address: str) -> str:
+    """What a per-client connection cap counts by: an IPv4 address, or an IPv6 client's /64
+    (one subscriber's network: anyone holding one has all of it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def busy_response(message: str, retry_after: int = 5) -> bytes:
+    """A complete HTTP/1.1 503 with the site's JSON body, for a connection turned away."""
+    body = json.dumps({"error": message}).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nretry-after: {retry_after}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def timely_http(
+    seconds: float,
+    per_client: int | None = None,
+    total: int | None = None,
+    exempt: Collection[str] = (),
+) -> type[asyncio.Protocol]:
     """uvicorn's HTTP/1.1 protocol, dropping a connection whose request line and headers are
-    not in after `seconds` (slowloris).
+    not in after `seconds` (slowloris), and turning away connections past `per_client` open
+    ones from one client address or `total` in all, with a JSON 503.
 
     uvicorn waits for headers for ever, and every such connection counts toward
-    limit_concurrency: a few hundred of them would turn every visitor away. (Slow bodies
-    are the Guard's: see its body_timeout.)
+    limit_concurrency: a few hundred of them would turn every visitor away. A deadline
+    alone is not enough: a client that reopens its sockets as they are dropped held the
+    whole server's connections, so each address also gets only its share. (Slow bodies are
+    the Guard's: see its body_timeout.) Addresses or networks in `exempt` (the trusted
+    reverse proxies, which carry every visitor's connections) count toward `total` only.
     """
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    open_by_client: Counter[str] = Counter()
+    proxies = [ipaddress.ip_network(p, strict=False) for p in exempt]
+
+    def is_proxy(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in proxies)
+
     class TimelyH11Protocol(H11Protocol):
+        _counted: str | None = None
+        _turned_away = False
+
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)  # type: ignore[arg-type]
-            self._arm()
+            address = self.client[0] if self.client else ""
+            if not is_proxy(address):
+                self._counted = client_key(address)
+                open_by_client[self._counted] += 1
+            if total is not None and len(self.connections) > total:
+                self._turn_away("the server is busy; try again in a few seconds.")
+            elif (
+                per_client is not None
+                and self._counted is not None
+                and (open_by_client[self._counted] > per_client)
+            ):
+                self._turn_away(
+                    f"too many open connections from your address (limit {per_client}); "
+                    "try again in a few seconds."
+                )
+            else:
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._uncount()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if not self._turned_away:
+                super().data_received(data)
+
+        def _uncount(self) -> None:
+            if self._counted is not None:
+                open_by_client[self._counted] -= 1
+                if open_by_client[self._counted] <= 0:
+                    del open_by_client[self._counted]
+                self._counted = None
+
+        def _turn_away(self, message: str) -> None:
+            """Answer 503 at once and let go; the connection counts toward no cap."""
+            self._turned_away = True
+            self.connections.discard(self)
+            self._uncount()
+            self.transport.write(busy_response(message))
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            # Closed a moment later rather than at once: closing a socket with a request
+            # still unread makes the kernel reset it, and the client may lose the answer.
+            self.loop.call_later(1.0, self.transport.close)
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -318,6 +443,21 @@ def json_cors() -> Any:
     from starlette.responses import JSONResponse, Response
 
     class JsonCORSMiddleware(CORSMiddleware):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            # A response to an origin not on the list carries no CORS header at all (out of
+            # the box it would still say allow-credentials and expose-headers).
+            headers = Headers(scope=scope) if scope["type"] == "http" else None
+            origin = headers.get("origin") if headers is not None else None
+            preflight = (
+                scope.get("method") == "OPTIONS"
+                and headers is not None
+                and ("access-control-request-method" in headers)
+            )
+            if origin is not None and not preflight and not self.is_allowed_origin(origin):
+                await self.app(scope, receive, send)
+                return
+            await super().__call__(scope, receive, send)
+
         def preflight_response(self, request_headers: Headers) -> Response:
             response = super().preflight_response(request_headers)
             if response.status_code != 400:

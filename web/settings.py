@@ -26,9 +26,11 @@ SITE_KEYS: dict[str, type] = {
     "welcome": str,
     "examples": list,
     "allowed_origins": list,
+    "allowed_hosts": list,
     "rate_limit": str,
     "feedback_rate_limit": str,
     "max_body_bytes": int,
+    "max_client_connections": int,
     "db": str,  # a SQLite file or a postgresql:// URL (see web/logdb.py: log_location)
     "contact": Contact,
     "coach_tools": bool,
@@ -37,6 +39,10 @@ SITE_KEYS: dict[str, type] = {
     "rate_limit_fail": str,
     "trusted_proxies": list,
 }
+# Host names this server answers to when allowed_hosts is empty: its loopback names. A page
+# on any other name (a DNS-rebinding attack points one at 127.0.0.1) is refused.
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
+MAX_CONNECTIONS = 200  # open connections the whole server keeps (see web/site.py)
 EXAMPLES = [
     "Why do I feel this in my quads?",
     "Is a hip hinge the same as a squat?",
@@ -61,10 +67,15 @@ class SiteSettings:
     accent: str = "#2f6f4f"
     welcome: str = WELCOME
     allowed_origins: list[str] = field(default_factory=list)  # empty: same-origin only
+    # Host names the site answers to (the Host header); empty: loopback names and `host`.
+    allowed_hosts: list[str] = field(default_factory=list)
     rate_limit: str = "20/minute;300/day"  # questions per client address
     feedback_rate_limit: str = "60/minute"  # thumbs per client address
     max_body_bytes: int = 32 * 1024  # JSON API requests: a question and a short history
     max_chat_body_bytes: int = 1024 * 1024  # the Gradio chat posts the whole conversation
+    # Open connections one client address may hold (an IPv6 client: its /64), well under
+    # MAX_CONNECTIONS, so one visitor reconnecting hundreds of sockets cannot shut out others.
+    max_client_connections: int = 32
     db: Path | str = Path("data") / "questions.sqlite3"  # question log: a file or a URL
     log_queue: int = 10_000  # question rows that may wait in memory while the log is away
     # Where the rate limits count: memory:// (this process) or redis://host:port/n (shared
@@ -114,7 +125,7 @@ def site_value(key: str, text: str) -> Any:
     commas and spaces (origins), whole numbers parsed."""
     if key == "examples":
         return [q.strip() for q in text.split("|") if q.strip()]
-    if key in ("allowed_origins", "trusted_proxies"):
+    if key in ("allowed_origins", "allowed_hosts", "trusted_proxies"):
         return [o for o in re.split(r"[\s,]+", text) if o]
     if key == "contact":  # "text" or "text | https://..." or "text | +1 555 0100"
         text, _, link = text.partition("|")
@@ -187,14 +198,22 @@ def check_site(values: Mapping[str, Any]) -> dict[str, Any]:
         raise HingeCoachError(f"accent must be a colour like #2f6f4f, not {values['accent']!r}.")
     if not values["gym_name"].strip() or len(values["gym_name"]) > 80:
         raise HingeCoachError("gym_name must be 1 to 80 characters.")
-    if values["max_body_bytes"] < 1024:
-        raise HingeCoachError("max_body_bytes must be at least 1024.")
+    if not 1024 <= values["max_body_bytes"] <= 1 << 20:
+        raise HingeCoachError(
+            f"max_body_bytes must be from 1024 to 1048576, not {values['max_body_bytes']}."
+        )
+    if not 1 <= values["max_client_connections"] < MAX_CONNECTIONS:
+        raise HingeCoachError(
+            f"max_client_connections must be from 1 to {MAX_CONNECTIONS - 1}, "
+            f"not {values['max_client_connections']}."
+        )
+    hosts = [normalise_host(h) for h in values["allowed_hosts"]]
     try:
         origins = [normalise_origin(o) for o in values["allowed_origins"]]
         RateLimiter({"ask": values["rate_limit"], "feedback": values["feedback_rate_limit"]})
     except ValueError as exc:
         raise HingeCoachError(str(exc) + ".") from exc
-    return {**values, "allowed_origins": origins, **check_scale(values)}
+    return {**values, "allowed_origins": origins, "allowed_hosts": hosts, **check_scale(values)}
 
 
 def check_scale(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,3 +246,33 @@ def trusted_proxy(text: str) -> str:
         raise ValueError(
             f"trusted_proxies: {text!r} is not an address or a network like 10.0.0.0/8"
         ) from None
+
+
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")  # one part of a host name
+
+
+def normalise_host(text: str) -> str:
+    """'Coach.Example-Gym.com.' -> 'coach.example-gym.com'; an IP address as it is written
+    ('[::1]' -> '::1'); a one-line error for anything that is not a host name."""
+    host = text.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
+        raise HingeCoachError(
+            f"allowed_hosts: {text!r} is not a host name; write names such as "
+            "coach.example-gym.com (no scheme, port or path)."
+        )
+    return host
+
+
+def hosts_answered(allowed_hosts: list[str], host: str) -> list[str]:
+    """The host names a site answers to: the configured ones, else its loopback names and the
+    address it listens on (unless that is every address, 0.0.0.0 or ::)."""
+    if allowed_hosts:
+        return list(allowed_hosts)
+    names = list(LOOPBACK_HOSTS)
+    if host not in ("", "0.0.0.0", "::"):
+        names.append(normalise_host(host))
+    return list(dict.fromkeys(names))

@@ -1,6 +1,7 @@
-"""Cue checks and the cue catalogue as people see them: terminal text and chat Markdown.
+"""Cue checks and the cue catalogue as people see them: terminal text and browser HTML.
 
-Article text, cues and file names are escaped in the Markdown, so none becomes live HTML.
+Article text, cues and file names are escaped in the HTML, and it is shown as HTML, never
+parsed as Markdown: none of them becomes a live tag, link, image or math.
 """
 
 from __future__ import annotations
@@ -90,24 +91,32 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def format_cue_markdown(check: CueCheck) -> str:
-    """A cue check for the browser: verdict, matches with their stance, differences."""
-    parts = [f"### {_esc(check.cue)}\n**{VERDICT_TEXT[check.verdict]}**"]
+def format_cue_html(check: CueCheck) -> str:
+    """A cue check for the browser: verdict, differences, matches with their stance.
+
+    HTML with every piece of text escaped, for a component that shows HTML as it is (not
+    Markdown): a cue or an article holding `![x](https://...)` or `$$x$$` stays those
+    characters.
+    """
+    parts = [
+        f"<h3>{_esc(check.cue)}</h3>",
+        f"<p><strong>{VERDICT_TEXT[check.verdict]}</strong></p>",
+    ]
     for d in check.differences:
         sides = "; ".join(
-            f"*{_esc(s.title)}*: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
+            f"<em>{_esc(s.title)}</em>: " + ", ".join(f"“{_esc(q.quote)}”" for q in s.quotes)
             for s in d.sides
         )
-        parts.append(f"⚠️ **{_esc(d.note)}** {sides}")
+        parts.append(f"<p>⚠️ <strong>{_esc(d.note)}</strong> {sides}</p>")
     for n, m in enumerate(check.matches, start=1):
-        heading = f" — *{_esc(m.heading)}*" if m.heading and m.heading != m.title else ""
+        heading = f" — <em>{_esc(m.heading)}</em>" if m.heading and m.heading != m.title else ""
+        label = _esc(_label(m.kind, STANCE_TEXT[m.stance], missing=m.missing))
         parts.append(
-            f"**[{n}] {_esc(m.title)}**{heading} · "
-            f"{_esc(_label(m.kind, STANCE_TEXT[m.stance], missing=m.missing))}  \n"
+            f"<p><strong>[{n}] {_esc(m.title)}</strong>{heading} · {label}<br>"
             f"<small>{_esc(m.source)}, characters {m.start}–{m.end}, "
-            f"score {m.score:.2f}</small>\n\n> {match_in_context(m)}"
+            f"score {m.score:.2f}</small></p>\n<blockquote>{match_in_context(m)}</blockquote>"
         )
-    return "\n\n".join(parts)
+    return "\n".join(parts)
 
 
 def catalogue_rows(catalogue: Catalogue) -> list[list[str]]:
