@@ -101,6 +101,58 @@ def test_unknown_api_routes_and_methods_are_json_errors(site):
     assert missing.status_code == 404 and "see /docs" in missing.json()["error"]
 
 
+def test_every_wrong_route_or_method_answers_in_the_api_shape(site):
+    client, _ = site
+    options = client.options("/api/ask")  # not a CORS preflight: no Access-Control-Request-*
+    assert options.status_code == 405 and options.json() == {"error": "use POST for /api/ask."}
+    for path in ("/api/health", "/", "/gradio_api/queue/join"):
+        webdav = client.request("PROPFIND", path)
+        assert webdav.status_code == 405
+        assert webdav.json() == {"error": "this site does not answer PROPFIND requests."}
+    doubled = client.get("http://coach.test//api/health")  # the path as sent: //api/health
+    assert doubled.status_code == 404 and doubled.json() == {"error": "no page at //api/health."}
+    head = client.head("/api/health")
+    assert head.status_code == 200 and head.content == b""
+    for path in ("/gradio_api/nothing", "/gradio_api/login_check", "/manifest.json"):
+        response = client.get(path)
+        assert response.status_code == 404 and set(response.json()) == {"error"}, path
+
+
+def test_gradio_routes_the_chat_does_not_use_are_refused(site):
+    client, _ = site
+    recording = client.post(
+        "/gradio_api/process_recording", files={"video": ("x.mp4", b"\0" * 900, "video/mp4")}
+    )
+    assert recording.status_code == 403
+    assert recording.json() == {"error": "this chat takes no uploads."}
+    for path in ("/monitoring", "/monitoring/summary", "/monitoring/anykey"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json() == {"error": f"no page at {path}."}
+    upload = client.post("/gradio_api/upload", files={"files": ("x.html", b"<script>")})
+    assert upload.status_code == 403 and upload.json() == {"error": "this chat takes no uploads."}
+
+
+def test_a_host_name_not_served_is_refused_so_dns_rebinding_gets_nothing(assistant, tmp_path):
+    """A page on evil:7902 whose name resolves to this server passes the same-origin test
+    (its Origin matches its Host) unless the Host itself is checked."""
+    client, _ = site_with_default_hosts(assistant, tmp_path)
+    rebinding = {"Host": "evil:7902", "Origin": "http://evil:7902"}
+    for method, path in (("GET", "/api/health"), ("POST", "/api/ask"), ("GET", "/config")):
+        response = client.request(method, path, headers=rebinding, json={"question": "hinge"})
+        assert response.status_code == 400, path
+        assert response.json() == {"error": "this server does not answer for evil:7902."}
+    for host in ("127.0.0.1:7860", "localhost:7860", "[::1]:7860", "LOCALHOST"):
+        response = client.get("/api/health", headers={"Host": host})
+        assert response.status_code == 200, host
+
+
+def site_with_default_hosts(assistant, tmp_path):
+    settings = app.Settings.from_env({})
+    settings.db = tmp_path / "questions.sqlite3"
+    site = create_site(assistant, settings, FeedbackStore(settings.db))
+    return TestClient(site, base_url="http://127.0.0.1:7860"), settings
+
+
 def test_health_and_openapi(site):
     client, _ = site
     health = client.get("/api/health").json()
@@ -127,7 +179,7 @@ def test_origins_cors_and_frame_ancestors(site):
     )
     assert evil.status_code == 403
     assert evil.json() == {"error": "the origin https://evil.example may not use this assistant."}
-    assert "access-control-allow-origin" not in evil.headers
+    assert [h for h in evil.headers if h.startswith("access-control-")] == []  # no CORS at all
     preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     refused = client.options("/api/ask", headers=preflight)
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
@@ -276,3 +328,26 @@ def test_cue_endpoint_returns_the_cue_check_json(site):
         assert source_text(match["source"])[match["start"] : match["end"]] == match["quote"]
     assert api_client.post("/api/cue", json={"cue": "  "}).status_code == 400
     assert api_client.get("/api/cue").status_code == 405
+
+
+def test_a_corpus_outside_the_repo_is_named_relative_to_its_folder(fake_embedder, tmp_path):
+    """No absolute server path in answers, the cue catalogue or /config."""
+    import shutil
+
+    from ingest.build import build_index
+    from retrieval.assistant import Assistant
+    from retrieval.cues.render import catalogue_rows
+    from tests.conftest import CORPUS, ROOT
+
+    corpus = tmp_path / "gym-articles"
+    shutil.copytree(CORPUS, corpus / "hinge")
+    build_index(corpus, tmp_path / "index", fake_embedder, ROOT, progress=False)
+    assistant = Assistant(tmp_path / "index", fake_embedder)
+    sources = {d.source for d in assistant.index.documents}
+    assert sources == {"hinge/5-tips-for-your-hip-hinge.txt", "hinge/mastering-the-hip-hinge.txt"}
+    answer = assistant.ask("how much should my knees bend").to_json()
+    assert answer["citations"] and all(c["source"] in sources for c in answer["citations"])
+    assert all(row[4].startswith("hinge/") for row in catalogue_rows(assistant.cues()))
+    client, _ = site_with_default_hosts(assistant, tmp_path)
+    assert str(tmp_path) not in client.get("/config").text
+    assert str(tmp_path) not in client.post("/api/ask", json={"question": "knees?"}).text

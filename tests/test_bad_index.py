@@ -134,6 +134,32 @@ def test_a_foreign_or_malformed_meta_is_refused(index_copy, fake_embedder, meta,
     assert_one_line_with_rebuild_command(str(info.value), index_copy)
 
 
+CHECKSUM_TABLES = {
+    "removed": lambda meta: meta.pop("files"),
+    "emptied": lambda meta: meta.update(files={}),
+    "key damaged": lambda meta: meta.update(filez=meta.pop("files")),
+    "one file unlisted": lambda meta: meta["files"].pop("texts.bin"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(CHECKSUM_TABLES))
+def test_an_index_without_its_checksum_table_is_refused_not_served_unchecked(
+    index_copy, fake_embedder, cli, how
+):
+    meta_path = index_copy / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    CHECKSUM_TABLES[how](meta)
+    meta_path.write_text(json.dumps(meta), "utf-8")
+    texts = index_copy / "texts.bin"  # zeroed, same size: only a checksum can tell
+    texts.write_bytes(bytes(texts.stat().st_size))
+    with pytest.raises(IndexCorruptError) as info:
+        load_index(index_copy, fake_embedder.model_id, fake_embedder.dimension)
+    assert_one_line_with_rebuild_command(str(info.value), index_copy)
+    assert "checksum" in str(info.value)
+    code, err = cli("ask", "how do I hinge?", "--json", "--index", str(index_copy))
+    assert code == 1 and err.count("\n") == 1 and "checksum" in err and "\x00" not in err
+
+
 def test_bit_rot_that_still_parses_is_caught_by_the_checksums(index_copy, fake_embedder):
     vectors = index_copy / "sentences.npy"
     damage(vectors, "flipped bytes")

@@ -172,3 +172,60 @@ def test_the_embeddable_widget_shows_the_same_markup_as_text(markup_site):
         assert question.strip() in user_texts, question
     external = [u for u in requested if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert [u for u in external if not u.startswith(("data:", "blob:"))] == []
+
+
+HOSTILE_CUES = [
+    "![x](https://evil.example/cue.png) soft knees",
+    "[click](https://evil.example/cue-link) soft knees",
+    "$$x^2$$ soft knees \\(y\\) $z$",
+    "<img src=x onerror=alert('cue-img')> <a href=\"javascript:alert('cue-a')\">a</a> knees",
+]
+
+
+def check_cue(page, cue: str) -> str:
+    box = page.get_by_label("Cue", exact=True)
+    box.fill(cue)
+    box.press("Enter")
+    page.wait_for_function(
+        """cue => {
+            const title = document.querySelector('#cue-result h3');
+            return title !== null && title.textContent === cue;
+        }""",
+        arg=cue,
+        timeout=60_000,
+    )
+    page.wait_for_timeout(300)
+    return page.locator("#cue-result").inner_text()
+
+
+def test_the_cue_check_tab_shows_markup_from_coaches_and_articles_as_text(markup_site):
+    url = markup_site
+    with browser_page() as page:
+        dialogs: list[str] = []
+        requested: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="Cue check").click()
+        page.get_by_label("Cue", exact=True).wait_for(timeout=60_000)
+        shown = {cue: check_cue(page, cue) for cue in HOSTILE_CUES}
+        article = check_cue(page, "keep the barbell close to your legs")
+        catalogue = page.locator("#cue-catalogue")
+        catalogue.get_by_placeholder("Search").fill("barbell")  # the article's rows, on screen
+        catalogue.locator("span:visible", has_text="barbell").first.wait_for()
+        rows = catalogue.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "cue-check-hostile.png"), full_page=True)
+        tab = page.locator("#cue-result, #cue-catalogue table")  # not the table's own search box
+        injected = tab.locator(INJECTED).evaluate_all("els => els.map(e => e.outerHTML)")
+        handlers = tab.locator("*").evaluate_all(
+            "els => els.filter(e => [...e.attributes].some(a => a.name.startsWith('on')))"
+            ".map(e => e.outerHTML)"
+        )
+    assert dialogs == [] and injected == [] and handlers == []
+    for cue, text in shown.items():
+        assert text.startswith(cue), (cue, text[:200])  # the cue as typed, every character
+    assert "Bar Path Notes" in article
+    assert "[coaching guide](https://evil.example/guide)" in article  # the article's text, as text
+    assert "Keep the barbell close to your legs [coaching guide]" in rows
+    external = [u for u in requested if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert [u for u in external if not u.startswith(("data:", "blob:"))] == []

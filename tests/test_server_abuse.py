@@ -59,7 +59,7 @@ def raw_request(port: int, request: bytes, timeout: float = 30) -> bytes:
 
 def get(port: int, path: str) -> bytes:
     return raw_request(
-        port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
     )
 
 
@@ -193,10 +193,10 @@ def test_oversized_bodies_are_refused_and_the_server_carries_on(site):
 def open_slow(port: int, kind: str) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT * 3)
     if kind == "headers":  # never finishes its headers
-        conn.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\n")
+        conn.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     else:  # finishes its headers, then trickles a body it never completes
         conn.sendall(
-            b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n{"
         )
     return conn
@@ -226,7 +226,9 @@ def test_slow_and_dropped_clients_do_not_stall_others(site):
     trickler.start()
     try:
         for _ in range(10):  # dropped mid-request: half a body, then a reset
-            drop(port, b'POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"q')
+            drop(
+                port, b'POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n\r\n{"q'
+            )
         with httpx.Client(base_url=url, timeout=60) as client:
             for _ in range(3):  # Gradio API readers that hang up mid-stream
                 event = client.post("/gradio_api/call/ask", json={"data": ["how to hinge", []]})
@@ -279,6 +281,96 @@ def receive_all(conn: socket.socket) -> bytes:
     except OSError:
         pass
     return b"".join(chunks)
+
+
+def connect_from(address: str, port: int) -> socket.socket:
+    """A connection to the server from another loopback address (all of 127/8 is local)."""
+    conn = socket.socket()
+    conn.bind((address, 0))
+    conn.settimeout(5)
+    conn.connect(("127.0.0.1", port))
+    return conn
+
+
+def test_one_address_reconnecting_hundreds_of_sockets_shuts_out_no_one(site):
+    """127.0.0.2 holds 205 sockets that never finish their headers and reopens each one as
+    soon as it is dropped or turned away, for two rounds of the client timeout; a visitor at
+    127.0.0.3 asks /api/health five times a second all along."""
+    url, port, _ = site
+    seconds = 2 * CLIENT_TIMEOUT + 2
+    stop = threading.Event()
+    turned_away: list[bytes] = []
+    opened = [0]
+
+    def attack() -> None:
+        conns: list[socket.socket] = []
+        while not stop.is_set():
+            for conn in [c for c in conns if readable(c)]:
+                turned_away.append(receive_all(conn))
+                conn.close()
+                conns.remove(conn)
+            while len(conns) < 205 and not stop.is_set():
+                with contextlib.suppress(OSError):
+                    conn = connect_from("127.0.0.2", port)
+                    conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                    conns.append(conn)
+                    opened[0] += 1
+            stop.wait(0.2)
+        for conn in conns:
+            conn.close()
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    attacker.start()
+    visitor = httpx.HTTPTransport(local_address="127.0.0.3")
+    answers: list[tuple[int, float]] = []
+    try:
+        time.sleep(1)  # the attack is in full swing
+        with httpx.Client(base_url=url, transport=visitor, timeout=10) as client:
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                began = time.monotonic()
+                status = client.get("/api/health", headers={"Connection": "close"}).status_code
+                answers.append((status, time.monotonic() - began))
+                time.sleep(0.2)
+    finally:
+        stop.set()
+        attacker.join(30)
+    latencies = sorted(seconds for _, seconds in answers)
+    print(
+        f"\nattacker opened {opened[0]} sockets in {seconds + 1} s, {len(turned_away)} turned "
+        f"away; visitor: {len(answers)} requests, statuses "
+        f"{sorted({s for s, _ in answers})}, p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+        f"max {latencies[-1] * 1000:.0f} ms"
+    )
+    assert {status for status, _ in answers} == {200}
+    assert latencies[-1] < 5.0  # a loaded shared machine; before, every answer was a 503
+    refusals = [r for r in turned_away if r.startswith(b"HTTP/1.1 503 ")]
+    assert refusals, turned_away[:3]
+    body = json.loads(refusals[0].split(b"\r\n\r\n", 1)[1])
+    assert body == {
+        "error": "too many open connections from your address (limit 32); "
+        "try again in a few seconds."
+    }
+
+
+def test_past_200_connections_in_all_new_ones_get_a_json_503(site):
+    url, port, _ = site
+    conns = []
+    try:
+        for n in range(215):  # one each from 215 addresses: no address is over its own cap
+            conn = connect_from(f"127.0.{10 + n // 200}.{1 + n % 200}", port)
+            conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            conns.append(conn)
+        time.sleep(0.5)
+        busy = [receive_all(c) for c in conns if readable(c)]
+    finally:
+        for conn in conns:
+            conn.close()
+    assert busy and all(r.startswith(b"HTTP/1.1 503 ") for r in busy)
+    assert json.loads(busy[0].split(b"\r\n\r\n", 1)[1]) == {
+        "error": "the server is busy; try again in a few seconds."
+    }
+    assert httpx.get(f"{url}/api/health").status_code == 200
 
 
 def test_a_short_load_run_loses_nothing(site):

@@ -169,3 +169,107 @@ def test_contact_and_coach_tools_come_from_the_file_or_the_environment(tmp_path)
 def test_bad_contact_or_coach_tools_are_one_clear_error(env, message):
     with pytest.raises(HingeCoachError, match=message):
         app.Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "HINGECOACH_PORT",
+            "99999",
+            "HINGECOACH_PORT (--port) must be a whole number from 1 to 65535, not 99999.",
+        ),
+        ("HINGECOACH_PORT", "http", "HINGECOACH_PORT must be a whole number, not 'http'."),
+        (
+            "HINGECOACH_CLIENT_TIMEOUT",
+            "nan",
+            "HINGECOACH_CLIENT_TIMEOUT must be a number of seconds from 0.5 to 3600, not nan.",
+        ),
+        (
+            "HINGECOACH_CLIENT_TIMEOUT",
+            "-1",
+            "HINGECOACH_CLIENT_TIMEOUT must be a number of seconds from 0.5 to 3600, not -1.0.",
+        ),
+        (
+            "HINGECOACH_CLIENT_TIMEOUT",
+            "inf",
+            "HINGECOACH_CLIENT_TIMEOUT must be a number of seconds from 0.5 to 3600, not inf.",
+        ),
+        ("HINGECOACH_K", "0", "HINGECOACH_K (--k) must be a whole number from 1 to 10, not 0."),
+        (
+            "HINGECOACH_THREADS",
+            "0",
+            "HINGECOACH_THREADS must be a whole number from 1 to 64, not 0.",
+        ),
+        (
+            "HINGECOACH_LLM_TIMEOUT",
+            "nan",
+            "HINGECOACH_LLM_TIMEOUT (--llm-timeout) must be a number of seconds from 0.1 to "
+            "3600, not nan.",
+        ),
+        (
+            "HINGECOACH_LLM_CONTEXT",
+            "12.5",
+            "HINGECOACH_LLM_CONTEXT must be a whole number, not '12.5'.",
+        ),
+        (
+            "HINGECOACH_REBUILD_BAD_INDEX",
+            "maybe",
+            "HINGECOACH_REBUILD_BAD_INDEX must be 1 or 0 (true/false), not 'maybe'.",
+        ),
+        ("HINGECOACH_HOST", " ", "HINGECOACH_HOST must be an address or a name, not ''."),
+        (
+            "HINGECOACH_MAX_BODY_BYTES",
+            "99999999",
+            "max_body_bytes must be from 1024 to 1048576, not 99999999.",
+        ),
+        (
+            "HINGECOACH_MAX_CLIENT_CONNECTIONS",
+            "500",
+            "max_client_connections must be from 1 to 199, not 500.",
+        ),
+        (
+            "HINGECOACH_ALLOWED_HOSTS",
+            "https://coach.example",
+            "allowed_hosts: 'https://coach.example' is not a host name",
+        ),
+    ],
+)
+def test_every_setting_is_checked_at_start_in_one_line_naming_it(
+    variable, value, message, monkeypatch, capsys
+):
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr("app.open_assistant", lambda *a, **k: pytest.fail("went on to load"))
+    with pytest.raises(SystemExit) as exit_info:
+        app.main(["serve", "--db", "/nonexistent/never-written.sqlite3"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert err.startswith(f"hingecoach: error: {message}") and err.count("\n") == 1, err
+
+
+def test_a_port_in_use_is_one_line_and_serving_is_never_announced(tmp_path):
+    import socket
+
+    from tests.helpers import cli
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), "--db", str(tmp_path / "log.sqlite3"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"hingecoach: error: cannot listen on 127.0.0.1:{port}: address already in use; "
+        "choose another with --port or HINGECOACH_PORT (--host or HINGECOACH_HOST for the "
+        "address).\n"
+    )
+
+
+def test_allowed_hosts_default_to_loopback_names_and_the_listening_address():
+    from web.settings import hosts_answered
+
+    assert hosts_answered([], "127.0.0.1") == ["127.0.0.1", "localhost", "::1"]
+    assert hosts_answered([], "0.0.0.0") == ["127.0.0.1", "localhost", "::1"]
+    assert hosts_answered([], "192.0.2.7") == ["127.0.0.1", "localhost", "::1", "192.0.2.7"]
+    env = {"HINGECOACH_ALLOWED_HOSTS": "Coach.Example-Gym.com., [::1]"}
+    settings = app.Settings.from_env(env)
+    assert settings.allowed_hosts == ["coach.example-gym.com", "::1"]
+    assert hosts_answered(settings.allowed_hosts, "0.0.0.0") == settings.allowed_hosts

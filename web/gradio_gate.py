@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import gradio as gr
 from gradio.data_classes import _StaticFiles
@@ -72,7 +73,7 @@ EVENTS = (
     ("call_v2", re.compile(r"/gradio_api/call/v2/(?P<api>[^/]+)/?")),
     ("call", re.compile(r"/gradio_api/call/(?P<api>[^/]+)/?")),
 )
-RESULTS = re.compile(r"/gradio_api/call/(?:v2/)?(?P<api>[^/]+)/[^/]+")  # an event's result
+RESULTS = re.compile(r"/gradio_api/call/(?:v2/)?(?P<api>[^/]+)/(?P<event>[^/]+)")  # its result
 FILE = re.compile(r"/gradio_api/file=(?P<path>.*)", re.DOTALL)
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, C: ...
 BAD_REQUEST = "Bad request"  # the title of a BadEventData error (see GradioGate._rewrite)
@@ -255,6 +256,7 @@ class GradioGate:
 
     def __init__(self, app: ASGIApp, demo: gr.Blocks) -> None:
         self.app = app
+        self.demo = demo
         self.events = Events(demo)
         self.routes = {
             method: [re.compile(pattern, re.DOTALL) for pattern in patterns]
@@ -286,6 +288,24 @@ class GradioGate:
                 return 404, problem
         return None
 
+    def streams(self, method: str, path: str, query: bytes) -> bool:
+        """Whether an event stream a GET asks for exists. Gradio opens the stream first and
+        fails inside it for an unknown session or event (a cut stream, an error logged)."""
+        queue = self.demo._queue
+        if method == "GET" and path == "/gradio_api/queue/data":
+            session = parse_qs(query.decode("latin-1")).get("session_hash", [""])[0]
+            return session in queue.pending_messages_per_session
+        results = RESULTS.fullmatch(path) if method == "GET" else None
+        if results is None:
+            return True
+        event_id = results["event"]
+        event = queue.event_ids_to_events.get(event_id)
+        session = event.session_hash if event is not None else None
+        if session is None:
+            pending = queue.pending_event_ids_session.items()
+            session = next((s for s, ids in pending if event_id in ids), event_id)
+        return session in queue.pending_messages_per_session
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
@@ -295,6 +315,8 @@ class GradioGate:
             return
         method, path = scope["method"], scope["path"]
         refusal = self.refusal(method, path)
+        if refusal is None and not self.streams(method, path, scope.get("query_string", b"")):
+            refusal = 404, "no event stream here: join the queue first, then read its events."
         if refusal is None and method == "POST":
             event = next(((kind, m) for kind, rx in EVENTS if (m := rx.fullmatch(path))), None)
             if event is not None:
@@ -314,7 +336,7 @@ class GradioGate:
         await self._answer(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        held: dict[str, Any] = {"start": None, "body": b"", "sent": False}
+        held: dict[str, Any] = {"start": None, "body": b"", "sent": False, "ended": False}
 
         async def rewriting_send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] >= 400:
@@ -322,6 +344,9 @@ class GradioGate:
                 return
             if held["start"] is None or message["type"] != "http.response.body":
                 held["sent"] = held["sent"] or message["type"] == "http.response.start"
+                held["ended"] = message["type"] == "http.response.body" and not message.get(
+                    "more_body", False
+                )
                 await send(message)
                 return
             held["body"] = (held["body"] + message.get("body", b""))[:ERROR_BODY_LIMIT]
@@ -336,9 +361,11 @@ class GradioGate:
             raise  # the Guard answers it
         except Exception as exc:
             log.warning("%s %s failed: %s", scope["method"], scope["path"][:100], one_line(exc))
-            if not held["sent"]:  # else the answer has begun: the client sees it cut short
+            if not held["sent"]:
                 message = "internal error; the server log has the details."
                 await send_json(send, 500, {"error": message})
+            elif not held["ended"]:  # a stream already under way: end it cleanly
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _rewrite(self, scope: Scope, start: Message, body: bytes) -> tuple[int, str]:
         """Gradio's error answer as the site's: its status and one sentence."""

@@ -20,6 +20,7 @@ timely_http, when a server starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import math
@@ -412,7 +413,8 @@ def timely_http(
             self._uncount()
             self.transport.write(busy_response(message))
             if self.transport.can_write_eof():
-                self.transport.write_eof()
+                with contextlib.suppress(OSError):  # the client may be gone already
+                    self.transport.write_eof()
             # Closed a moment later rather than at once: closing a socket with a request
             # still unread makes the kernel reset it, and the client may lose the answer.
             self.loop.call_later(1.0, self.transport.close)

@@ -146,8 +146,8 @@ def listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family, backlog=2048)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
+    except OSError as exc:  # create_server adds "(while attempting to bind ...)": left out
+        reason = (exc.strerror or str(exc)).split(" (while attempting")[0]
         raise HingeCoachError(
             f"cannot listen on {host}:{port}: {reason.lower()}; choose another with --port or "
             "HINGECOACH_PORT (--host or HINGECOACH_HOST for the address)."
@@ -162,7 +162,8 @@ class _AnnouncingServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and not self.should_exit:
-            print(self.announcement, file=sys.stderr, flush=True)
+            port = sockets[0].getsockname()[1] if sockets else self.config.port
+            print(f"{self.announcement}:{port}", file=sys.stderr, flush=True)
 
 
 def server(site: FastAPI, settings: SiteSettings) -> uvicorn.Server:
@@ -198,9 +199,8 @@ def server(site: FastAPI, settings: SiteSettings) -> uvicorn.Server:
         ),
     )
     announcing = _AnnouncingServer(config)
-    announcing.announcement = (
-        f"serving {settings.gym_name} on http://{settings.host}:{settings.port}"
-    )
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    announcing.announcement = f"serving {settings.gym_name} on http://{host}"
     return announcing
 
 
