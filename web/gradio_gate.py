@@ -293,15 +293,15 @@ class GradioGate:
         fails inside it for an unknown session or event (a cut stream, an error logged)."""
         queue = self.demo._queue
         if method == "GET" and path == "/gradio_api/queue/data":
-            session = parse_qs(query.decode("latin-1")).get("session_hash", [""])[0]
-            return session in queue.pending_messages_per_session
+            asked = parse_qs(query.decode("latin-1")).get("session_hash", [""])[0]
+            return asked in queue.pending_messages_per_session
         results = RESULTS.fullmatch(path) if method == "GET" else None
         if results is None:
             return True
         event_id = results["event"]
         event = queue.event_ids_to_events.get(event_id)
-        session = event.session_hash if event is not None else None
-        if session is None:
+        session: str | None = event.session_hash if event is not None else None
+        if session is None:  # as Gradio finds it (routes.py, simple_predict_get)
             pending = queue.pending_event_ids_session.items()
             session = next((s for s, ids in pending if event_id in ids), event_id)
         return session in queue.pending_messages_per_session
