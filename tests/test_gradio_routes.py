@@ -163,13 +163,11 @@ def fill(template: str, elsewhere: str) -> list[str]:
     names = re.findall(r"{([^}:]+)(:path)?}", template)
     if not names:
         return [template]
-    values = [
+    values = [  # (for a path parameter, for a name); traversal: test_server_abuse.py
         (f"{elsewhere}/x.png", "chat"),
-        (f"//{elsewhere.split('//')[1]}/x.png", "cue"),
-        ("/etc/passwd", "rate"),
-        (str(ROOT / "app.py"), "999"),
-        ("../../../../../../etc/passwd", "-1"),
-        ("%2e%2e/%2e%2e/app.py", "x" * 300),
+        (f"//{elsewhere.split('//')[1]}/x.png", "rate"),
+        ("/etc/passwd", "999"),
+        (str(ROOT / "app.py"), "x" * 300),
     ]
     paths = []
     for as_path, as_name in values:
@@ -190,12 +188,9 @@ def hostile_bodies(elsewhere: str, chat_fn: int) -> list[dict[str, Any]]:
     return [
         {},
         {"content": b"not json", "headers": {"content-type": "application/json"}},
-        {"json": []},
-        {"json": {}},
         {"json": {"data": [remote_meta, []], "fn_index": chat_fn, "session_hash": "hostile"}},
         {"json": {"data": ["hi", history], "fn_index": chat_fn, "session_hash": "hostile"}},
-        {"json": {"data": [local, [remote]], "session_hash": "hostile"}},
-        {"json": {"message": remote_meta, "cue": local}},
+        {"json": {"data": [local, [remote]], "message": remote_meta, "cue": local}},
         {"json": {"session_hash": "hostile", "fn_index": 999, "event_id": "x"}},
         {"files": {"files": ("x.html", b"<script>alert(1)</script>", "text/html")}},
     ]
@@ -208,20 +203,22 @@ def request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> tupl
     """(status, content type, first bytes): streams (Gradio's event streams never end) are
     read for a moment, then let go."""
     with client.stream(method, path, **kwargs) as response:
+        kind = response.headers.get("content-type", "")
         head = b""
-        try:
-            for chunk in response.iter_raw():
-                head += chunk
-                if len(head) > 4096 or response.headers.get("content-type", "").startswith(
-                    "text/event-stream"
-                ):
-                    break
-        except httpx.ReadTimeout:
-            pass
-        return response.status_code, response.headers.get("content-type", ""), head
+        if not kind.startswith("text/event-stream"):
+            try:
+                for chunk in response.iter_raw():
+                    head += chunk
+                    if len(head) > 4096:
+                        break
+            except httpx.ReadTimeout:
+                pass
+        return response.status_code, kind, head
 
 
-def test_every_route_gradio_mounts_refuses_or_answers_harmlessly(served, capfd, caplog):
+def test_every_route_the_site_mounts_gradios_included_refuses_or_answers_harmlessly(
+    served, capfd, caplog
+):
     routes = mounted_routes(served.site)
     gradio_routes = [(m, t) for m, t, gradio in routes if gradio]
     assert len(gradio_routes) > 60  # Gradio's own routes were found, not only ours
@@ -232,7 +229,7 @@ def test_every_route_gradio_mounts_refuses_or_answers_harmlessly(served, capfd, 
     before = served.kept_files()
     problems, requests = [], 0
     with httpx.Client(base_url=served.url, timeout=httpx.Timeout(10, read=2)) as client:
-        for method, template in sorted(set(gradio_routes)):
+        for method, template in sorted({(m, t) for m, t, _ in routes}):  # ours too
             for path in fill(template, served.elsewhere.url):
                 for kwargs in bodies if method == "POST" else [{}]:
                     status, kind, head = request(client, method, path, **kwargs)
@@ -254,7 +251,7 @@ def test_every_route_gradio_mounts_refuses_or_answers_harmlessly(served, capfd, 
     assert served.kept_files() - before == set()  # no upload, no downloaded copy kept
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "Traceback" not in caplog.text
-    assert requests > 500
+    assert requests > 400
 
 
 FILE_URLS = [

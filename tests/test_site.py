@@ -129,6 +129,7 @@ def test_the_example_settings_file_is_valid():
     settings = app.Settings.from_env({"HINGECOACH_SETTINGS": str(app.ROOT / "gym.example.toml")})
     assert settings.gym_name == "Iron Oak Barbell Club" and settings.accent == "#c2410c"
     assert len(settings.allowed_origins) == 2 and len(settings.examples) == 3
+    assert settings.allowed_hosts == ["coach.ironoak.example"]
     assert settings.coach_tools is False
     assert settings.contact == Contact(
         "the front desk, 12 Mill Lane", url="https://ironoak.example/book"
