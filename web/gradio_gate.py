@@ -161,8 +161,8 @@ class Events:
 
     def __init__(self, demo: gr.Blocks, endpoints: Collection[str]) -> None:
         self.fns = dict(demo.fns)
-        self.public = {
-            fn.api_name: fn
+        self.public: dict[str, Any] = {
+            str(fn.api_name): fn
             for fn in self.fns.values()
             if fn.fn and fn.api_name in endpoints and fn.api_visibility != "private"
         }
@@ -254,10 +254,10 @@ def static_asset(path: str) -> bool:
 class GradioGate:
     """ASGI middleware in front of the mounted Gradio app; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, demo: gr.Blocks) -> None:
+    def __init__(self, app: ASGIApp, demo: gr.Blocks, endpoints: Collection[str]) -> None:
         self.app = app
         self.demo = demo
-        self.events = Events(demo)
+        self.events = Events(demo, endpoints)
         self.routes = {
             method: [re.compile(pattern, re.DOTALL) for pattern in patterns]
             for method, patterns in ROUTES.items()
