@@ -87,7 +87,8 @@ def markup_site(markup_index, tmp_path_factory):
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     db = tmp_path_factory.mktemp("markup-log") / "questions.sqlite3"
-    with running_server("--index", str(markup_index), "--db", str(db)) as url:
+    coach = {"HINGECOACH_COACH_TOOLS": "true"}  # the Cue check tab too
+    with running_server("--index", str(markup_index), "--db", str(db), env=coach) as url:
         yield url
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.cues.render import format_cue_markdown, format_cue_text
+from retrieval.cues.render import format_cue_html, format_cue_text
 from retrieval.evaluation import CUES
 from retrieval.evaluation.cues import evaluate_cues, load_labels
 from tests.conftest import ROOT, source_text
@@ -132,6 +132,6 @@ def test_a_qualifier_no_sentence_states_makes_a_close_match_only_related(assista
     assert best.missing == ("at the top",)
     assert result.to_json()["matches"][0]["missing"] == ["at the top"]
     assert "it does not say “at the top”" in format_cue_text(result)
-    assert "it does not say “at the top”" in format_cue_markdown(result)
+    assert "it does not say “at the top”" in format_cue_html(result)
     # Stated, the same kind of cue stays close.
     assert assistant.check_cue("exhale as you hinge").verdict == "close"

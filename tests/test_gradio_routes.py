@@ -112,6 +112,7 @@ def served(fake_embedder, tmp_path_factory) -> Iterator[Served]:
         {
             "HINGECOACH_RATE_LIMIT": "100000/minute",
             "HINGECOACH_FEEDBACK_RATE_LIMIT": "100000/minute",
+            "HINGECOACH_COACH_TOOLS": "true",  # every event the app can have
         }
     )
     settings_.db = root / "log" / "questions.sqlite3"
@@ -329,16 +330,17 @@ def test_malformed_event_calls_get_a_json_4xx_or_an_error_event_and_one_log_line
             )
         ]
         refused += [
-            client.post("/gradio_api/call/v2/chat", json={}),
-            client.post("/gradio_api/call/v2/chat", json={"message": "hi", "extra": 1}),
+            client.post("/gradio_api/call/v2/ask", json={}),
+            client.post("/gradio_api/call/v2/ask", json={"question": "hi", "extra": 1}),
             client.post("/gradio_api/call/v2/nothing", json={"message": "hi"}),
+            client.post("/gradio_api/call/v2/chat", json={"message": "hi"}),  # not documented
             client.post("/gradio_api/call/rate", json={"data": [[]]}),  # not a public endpoint
             client.post("/gradio_api/run/predict", json={"data": [None], "fn_index": 0}),
         ]
         for response in refused:
             assert 400 <= response.status_code < 500, response.text
             assert set(response.json()) == {"error"}, response.text
-        assert client.post("/gradio_api/call/v2/chat", json={"message": "hi"}).status_code == 200
+        assert client.post("/gradio_api/call/v2/ask", json={"question": "hi"}).status_code == 200
 
         # The thumbs and catalogue handlers, with event data the page never sends.
         history = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
@@ -361,6 +363,7 @@ def test_malformed_event_calls_get_a_json_4xx_or_an_error_event_and_one_log_line
                 },
             )
             assert messages and messages[-1]["msg"] == "process_completed"
+            refused.append(messages)
         for event_data in (
             {"index": [999, 1]},
             {"index": None},
@@ -379,13 +382,14 @@ def test_malformed_event_calls_get_a_json_4xx_or_an_error_event_and_one_log_line
                 },
             )
             assert messages[-1]["msg"] == "process_completed", messages
+            refused.append(messages)
     served.idle()
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "Traceback" not in caplog.text
-    # 18 malformed calls; each is at most one line (most are none: a refusal, or a handler
+    # Each malformed call is one log line at most (most are none: a refusal, or a handler
     # that ignores an event it does not understand).
     lines = [r for r in caplog.records if r.levelno >= 30]
-    assert len(lines) + len([x for x in err.splitlines() if x.strip()]) <= 18
+    assert len(lines) + len([x for x in err.splitlines() if x.strip()]) <= len(refused)
 
 
 JSON = st.recursive(
@@ -401,6 +405,7 @@ ROUTES = [
     "/gradio_api/call/chat",
     "/gradio_api/call/cue",
     "/gradio_api/call/v2/chat",
+    "/gradio_api/call/v2/ask",
     "/gradio_api/call/v2/cue",
     "/gradio_api/cancel",
     "/gradio_api/reset",
@@ -464,7 +469,9 @@ def test_cue_checks_in_the_tab_spend_the_question_budget_of_the_api(fake_embedde
     from fastapi.testclient import TestClient
 
     build_index(CORPUS, tmp_path / "index", fake_embedder, ROOT, progress=False)
-    settings_ = app.Settings.from_env({"HINGECOACH_RATE_LIMIT": "2/minute"})
+    settings_ = app.Settings.from_env(
+        {"HINGECOACH_RATE_LIMIT": "2/minute", "HINGECOACH_COACH_TOOLS": "true"}
+    )
     settings_.db = tmp_path / "questions.sqlite3"
     site = create_site(
         Assistant(tmp_path / "index", fake_embedder), settings_, FeedbackStore(settings_.db)

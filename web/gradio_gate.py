@@ -179,10 +179,17 @@ class Events:
         shows (the simple format leaves out inputs such as the chat's history state)."""
         return {len(fn.inputs), len([b for b in fn.inputs if not getattr(b, "skip_api", False)])}
 
-    def endpoint(self, api: str) -> tuple[Any, str | None]:
-        fn = self.public.get(api)
+    def endpoint(self, api: str, documented: bool = False) -> tuple[Any, str | None]:
+        """The endpoint an API name names, or why there is none. `documented`: only those
+        "Use via API" lists (Gradio's /call/v2/ routes know no others)."""
+        offered = {
+            name: fn
+            for name, fn in self.public.items()
+            if not documented or fn.api_visibility == "public"
+        }
+        fn = offered.get(api)
         if fn is None:
-            names = ", ".join(sorted(self.public))
+            names = ", ".join(sorted(offered))
             return None, f"no API endpoint named {api[:80]!r}; this app has {names}."
         return fn, None
 
@@ -219,7 +226,7 @@ class Events:
         return None
 
     def _check_named(self, api: str, body: dict[str, Any]) -> tuple[int, str] | None:
-        fn, problem = self.endpoint(api)
+        fn, problem = self.endpoint(api, documented=True)
         if problem:
             return 404, problem
         parameters = self.parameters.get(api, {})
