@@ -97,7 +97,8 @@ def test_the_api_answers_at_once_and_refuses_ratings_with_503_while_the_log_is_l
     settings = app.Settings.from_env({"HINGECOACH_RATE_LIMIT": "1000/minute"})
     settings.db = tmp_path / "q.sqlite3"
     store = FeedbackStore(settings.db)
-    client = TestClient(create_site(assistant, settings, store), raise_server_exceptions=False)
+    site = create_site(assistant, settings, store)
+    client = TestClient(site, base_url="http://127.0.0.1", raise_server_exceptions=False)
     token = client.post("/api/ask", json={"question": "how much should my knees bend"}).headers[
         "x-answer-id"
     ]
@@ -316,17 +317,17 @@ def test_a_chat_thumb_the_locked_log_cannot_take_warns_the_visitor_without_a_tra
     from web import gradio_ui
 
     store = FeedbackStore(tmp_path / "q.sqlite3")
-    store.log(answered("knees?"), "chat", "192.0.2.1")
+    token = store.log(answered("knees?"), "chat", "192.0.2.1")
     lock = Locked(store.path)
     store.log(answered("feet?"), "chat", "192.0.2.1")  # the writer finds the log locked
     deadline = time.monotonic() + 10
     while store.status()["status"] != "unavailable" and time.monotonic() < deadline:
         time.sleep(0.1)
-    history = [{"role": "user", "content": "knees?"}, {"role": "assistant", "content": "Hinge."}]
+    reply = {"role": "assistant", "content": "Hinge.", "metadata": {"id": token}}
+    history = [{"role": "user", "content": "knees?"}, reply]
     rate = gradio_ui.make_rater(store)
-    visitor = SimpleNamespace(client=SimpleNamespace(host="192.0.2.1"))
     with pytest.warns(UserWarning, match="could not be saved"):
-        rate(SimpleNamespace(index=1, liked=False), history, visitor)  # before: an exception
+        rate(SimpleNamespace(index=1, liked=False), history)  # before: an exception
     assert [r.getMessage() for r in caplog.records if r.name == "web.gradio_ui"] == [
         "rating not recorded: the question log is unavailable (database is locked)"
     ]

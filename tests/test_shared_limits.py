@@ -46,7 +46,7 @@ def replica(assistant, tmp_path, redis, fail: str) -> TestClient:
     )
     settings.db = tmp_path / f"{fail}.sqlite3"
     site = create_site(assistant, settings, FeedbackStore(settings.db))
-    return TestClient(site, raise_server_exceptions=False)
+    return TestClient(site, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 def ask(client: TestClient) -> int:
