@@ -54,3 +54,25 @@ def test_quote_in_context_escapes_corpus_text():
 def test_settings_come_from_the_environment(tmp_path):
     settings = app.Settings.from_env({"HINGECOACH_INDEX": str(tmp_path), "HINGECOACH_K": "2"})
     assert settings.index == tmp_path and settings.k == 2
+
+
+def test_a_chat_follow_up_moves_on_from_what_the_reply_before_quoted(assistant, tmp_path):
+    from web.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "log.sqlite3")
+    respond = gradio_ui.make_responder(assistant, app.Settings(), store)
+    question = "why do I feel this in my quads?"
+    first = list(respond(question, []))[-1]
+    quotes = [c.quote for c in assistant.ask(question).citations]
+    assert all(quote_in_context_text(q) in first["content"] for q in quotes)
+    history = [{"role": "user", "content": question}, first]
+    follow = list(respond("how do I fix that?", history))[-1]["content"]
+    assert "<strong>Sources</strong>" in follow
+    assert not any(quote_in_context_text(q) in follow for q in quotes)
+
+
+def quote_in_context_text(quote: str) -> str:
+    """A quote as the chat shows it inside its <mark> (escaped, breaks as <br>)."""
+    from retrieval.render import plain_html
+
+    return f"<mark>{plain_html(quote)}</mark>"

@@ -3,12 +3,14 @@ as it grows, from the first draft to the answer with its sources."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import HingeCoachError
 from retrieval.links import with_links
-from retrieval.records import Answer, Contact
+from retrieval.records import Answer, Citation, Contact
 from retrieval.render import answer_html, format_markdown, paragraphs, typed_text
 
 if TYPE_CHECKING:
@@ -64,13 +66,20 @@ def linked_answer(assistant: Assistant, question: str, history: Any, k: int) -> 
 
 
 def stream_answer(
-    assistant: Assistant, message: str, history: list[Any], k: int
+    assistant: Assistant,
+    message: str,
+    history: list[Any],
+    k: int,
+    cited: Sequence[Citation] = (),
 ) -> Generator[str, None, Answer]:
-    """Yield the checked drafts of a model-written answer; return the final answer."""
+    """Yield the checked drafts of a model-written answer; return the final answer.
+
+    `cited`: what the chat's answer before this one quoted (a follow-up moves on from it).
+    """
     from retrieval.written.compose import Draft
 
     final: Answer | None = None
-    for item in assistant.ask_stream(message, user_turns(history), k=k):
+    for item in assistant.ask_stream(message, user_turns(history), k=k, cited=cited):
         if isinstance(item, Draft):
             written = answer_html(item.answer)
             yield (
@@ -94,3 +103,31 @@ def reveal(result: Answer, contact: Contact | None = None) -> Iterator[str]:
         for end in range(step, len(words), step):
             yield paragraphs(" ".join(words[:end]))
     yield format_markdown(result, contact)
+
+
+class ShownQuotes:
+    """What each chat reply quoted, by the id its message carries (metadata "id"), so the
+    next turn can move on from it: the page sends the conversation back, not the quotes.
+    Kept in memory for the most recent replies (a chat stays on one server)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._by_id: OrderedDict[str, list[Citation]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, reply_id: str, citations: list[Citation]) -> None:
+        with self._lock:
+            self._by_id[reply_id] = citations
+            self._by_id.move_to_end(reply_id)
+            while len(self._by_id) > self._size:
+                self._by_id.popitem(last=False)
+
+    def before(self, history: Any) -> list[Citation]:
+        """The quotes of the last reply in the history, when this server showed it."""
+        for message in reversed(history if isinstance(history, list) else []):
+            if isinstance(message, dict) and message.get("role") == "assistant":
+                metadata = message.get("metadata")
+                reply_id = metadata.get("id") if isinstance(metadata, dict) else None
+                with self._lock:
+                    return list(self._by_id.get(reply_id, [])) if isinstance(reply_id, str) else []
+        return []

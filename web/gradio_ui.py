@@ -23,6 +23,7 @@ from retrieval.cues.render import catalogue_rows, format_cue_html  # noqa: E402
 from retrieval.errors import HingeCoachError  # noqa: E402
 from retrieval.render import paragraphs, show_as_text  # noqa: E402
 from web.chat import (  # noqa: E402
+    ShownQuotes,
     linked_answer,
     reveal,
     stream_answer,
@@ -80,6 +81,8 @@ def make_responder(
     client's "ask" budget (shared with the API).
     """
 
+    shown = ShownQuotes()
+
     def respond(
         message: str,
         history: list[Any],
@@ -90,14 +93,19 @@ def make_responder(
             yield paragraphs(refusal)
             return
         try:
-            result = yield from stream_answer(assistant, message, history, settings.k)
+            cited = shown.before(history)
+            result = yield from stream_answer(assistant, message, history, settings.k, cited)
         except HingeCoachError as exc:
             yield paragraphs(f"Sorry, {exc}")
             return
         token = store.log(result, "chat", client_host(request)) if store is not None else None
         *steps, final = reveal(result, settings.contact)
         yield from steps
-        yield {"role": "assistant", "content": final, "metadata": {"id": token}} if token else final
+        if token is None:
+            yield final
+            return
+        shown.keep(token, result.citations)  # the next turn moves on from these quotes
+        yield {"role": "assistant", "content": final, "metadata": {"id": token}}
 
     return respond
 
