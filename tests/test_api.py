@@ -351,3 +351,17 @@ def test_a_corpus_outside_the_repo_is_named_relative_to_its_folder(fake_embedder
     client, _ = site_with_default_hosts(assistant, tmp_path)
     assert str(tmp_path) not in client.get("/config").text
     assert str(tmp_path) not in client.post("/api/ask", json={"question": "knees?"}).text
+
+
+def test_a_follow_up_sent_with_the_answer_befores_citations_quotes_something_new(site):
+    client, _ = site
+    question = "why do I feel this in my quads?"
+    first = client.post("/api/ask", json={"question": question}).json()
+    body = {"question": "how do I fix that?", "history": [question], "cited": first["citations"]}
+    follow = client.post("/api/ask", json=body)
+    assert follow.status_code == 200, follow.text
+    before = {(c["source"], c["start"], c["end"]) for c in first["citations"]}
+    after = {(c["source"], c["start"], c["end"]) for c in follow.json()["citations"]}
+    assert after and not before & after
+    bad = client.post("/api/ask", json={**body, "cited": [{"source": "x", "start": -1}]})
+    assert bad.status_code == 422 and "error" in bad.json()

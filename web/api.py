@@ -21,6 +21,7 @@ from retrieval.errors import (
     IndexMismatchError,
     IndexMissingError,
 )
+from retrieval.records import Citation
 from web.chat import linked_answer
 from web.feedback import LogUnavailableError
 from web.gradio_ui import client_host
@@ -49,10 +50,12 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 def ask(body: AskIn, request: Request) -> JSONResponse:
     """Answer a question, with verbatim citations: the `hingecoach ask --json` object.
 
-    The X-Answer-Id response header names the answer for POST /api/feedback.
+    The X-Answer-Id response header names the answer for POST /api/feedback. Send the
+    answer before's `citations` back as `cited` and a follow-up quotes something new.
     """
     state = request.app.state
-    result = linked_answer(state.assistant, body.question, body.history, state.settings.k)
+    cited = [Citation(0, "", c.source, "", c.start, c.end, "", 0.0) for c in body.cited]
+    result = linked_answer(state.assistant, body.question, body.history, state.settings.k, cited)
     token = state.store.log(result, "api", client_host(request))
     return JSONResponse(result.to_json(), headers={"X-Answer-Id": token} if token else {})
 

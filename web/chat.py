@@ -50,7 +50,9 @@ def typed_messages(messages: list[Any]) -> list[Any]:
 MAX_HISTORY = 10  # earlier questions an API call may send, as POST /api/ask allows
 
 
-def linked_answer(assistant: Assistant, question: str, history: Any, k: int) -> Answer:
+def linked_answer(
+    assistant: Assistant, question: str, history: Any, k: int, cited: Sequence[Citation] = ()
+) -> Answer:
     """One answer for an API caller, its citations linked to their articles.
 
     `history` is checked here because Gradio's API passes whatever a client sent.
@@ -62,7 +64,7 @@ def linked_answer(assistant: Assistant, question: str, history: Any, k: int) -> 
         raise HingeCoachError("history must be a list of earlier questions (text).")
     if len(history) > MAX_HISTORY:
         raise HingeCoachError(f"history holds at most {MAX_HISTORY} earlier questions.")
-    return with_links(assistant.ask(question, history, k=k), assistant.index)
+    return with_links(assistant.ask(question, history, k=k, cited=cited), assistant.index)
 
 
 def stream_answer(

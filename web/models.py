@@ -25,6 +25,19 @@ class AskIn(BaseModel):
         description="Earlier questions of the conversation, oldest first; "
         'follow-ups such as "and my feet?" use them.',
     )
+    cited: list[CitedIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The citations of the answer before (as it returned them, or just their "
+        "source, start and end): this answer quotes something else.",
+    )
+
+
+class CitedIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a whole citation from an earlier answer is fine
+    source: str = Field(max_length=1000)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
 
 
 class CitationOut(BaseModel):

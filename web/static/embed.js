@@ -10,6 +10,7 @@
   var send = document.getElementById("hc-send");
   var announcer = document.getElementById("hc-announce");
   var asked = []; // earlier questions, oldest first: follow-ups use them
+  var lastCited = []; // what the answer before quoted: a follow-up quotes something new
   var CONTEXT = 160; // characters of the passage shown around a quote
 
   var style = document.documentElement.style;
@@ -223,7 +224,7 @@
     var mine = addMessage("hc-user", question);
     var waiting = addMessage("hc-bot hc-thinking", "Looking in the articles…");
     send.disabled = true;
-    var body = { question: question, history: asked.slice(-10) };
+    var body = { question: question, history: asked.slice(-10), cited: lastCited };
     fetch("api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -243,6 +244,9 @@
           return;
         }
         asked.push(question);
+        lastCited = (res.data.citations || []).map(function (c) {
+          return { source: c.source, start: c.start, end: c.end };
+        });
         showAnswer(res.data, res.id, mine);
       })
       .catch(function () {
