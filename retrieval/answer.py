@@ -9,7 +9,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from retrieval.bridge import article_terms, article_words, bridge, everyday_terms, unfamiliar
+from retrieval.bridge import article_terms, bridge, everyday_terms, unfamiliar
 from retrieval.embedder import Embedder
 from retrieval.errors import BadQuestionError
 from retrieval.followup import Resolved, ordinal, refers_to_subject, resolve
@@ -95,7 +95,6 @@ def prepare(index: Index, embedder: Embedder, settings: AnswerSettings | None = 
     topic_vectors(embedder, settings.out_of_scope)
     prototype_vectors(embedder)
     corpus_text(index)
-    article_words(index)
     if settings.bridge:
         article_terms(index, embedder)
 
@@ -149,7 +148,7 @@ def _query(
     search with, and the passages the earlier answer cited mark the section the follow-up
     most likely asks about.
     """
-    known = article_words(index)
+    known = lex.vocabulary  # every word of the articles
     asked = unfamiliar(resolved.question, known) if settings.bridge else []
     texts = [_embeddable(resolved.question, lex)]
     if resolved.followup:

@@ -134,11 +134,6 @@ class _Cached:
         return self.built[key]
 
 
-def article_words(index: Index) -> frozenset[str]:
-    """Every word of the articles, lower-cased (no embedding needed)."""
-    return _terms_for(index).vocabulary
-
-
 def unfamiliar(question: str, known: frozenset[str]) -> list[str]:
     """The question's phrases with a word the articles never use: what needs bridging."""
     return [p for p in phrases(question) if any(w not in known for w in p.split())]

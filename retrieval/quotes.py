@@ -91,7 +91,8 @@ def score_sentences(
     if query.own_vector is not None:
         own = index.sentence_vectors[ids] @ query.own_vector
         cosines = (1 - w.own_sentence) * cosines + w.own_sentence * own
-    roles = fits(index, query.intent, ids)
+    # Role fit only costs a pass over the sentences when it counts (its weight is 0 now).
+    roles = fits(index, query.intent, ids) if w.role else np.zeros(len(ids))
     passage = {hit.chunk_id: hit.dense for hit in hits}
     sections = {_section(index, c) for c in query.cited}
     out = []
