@@ -1,0 +1,186 @@
+"""How far can the first quote get with what the bundled model and the articles' words give?
+
+The everyday misses are mostly the right passage with the wrong sentence first. This bench
+asks whether any weighting of the available evidence could fix that. Every candidate unit
+(one to three consecutive sentences of a searched passage, at most 300 characters: every quote
+the product could show) is described by the reranker's features (retrieval/rerank.py: the
+bundled model's cosines of the unit, its sentences and its passage, BM25, word overlap, role
+fit, shape, follow-up context, the pipeline's own score) plus one more signal from the same
+model, late interaction: each question token's best match among the unit's contextual token
+embeddings (ColBERT-style MaxSim), which lets "butt" meet "glutes" word by word.
+
+Then, on the answerable questions and conversation turns of the everyday sets:
+  reachable   a unit holding a gold phrase is among the candidates at all
+  model       the unit the bundled model's cosine ranks first holds a gold phrase
+  maxsim      ... the unit late interaction ranks first
+  pipeline    ... the product's first quote (reranker off)
+  linear fit  a listwise linear model over all features, fitted on the very questions it is
+              scored on (in sample: an upper bound on any weighting), and 5-fold
+              cross-validated by question (what a fit does on questions it has not seen)
+  trees       gradient-boosted trees over the same features (sklearn), in sample and 5-fold
+
+    PYTHONPATH=. .venv/bin/python bench/ceiling.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import app  # noqa: E402
+from bench.fit_rerank import fit  # noqa: E402
+from retrieval import rerank  # noqa: E402
+from retrieval.answer import AnswerSettings, _embeddable, decide, retrieve  # noqa: E402
+from retrieval.embedder import bundled_model_path  # noqa: E402
+from retrieval.evaluation import DATA  # noqa: E402
+from retrieval.evaluation.answers import _normal, load_questions  # noqa: E402
+from retrieval.vocabulary import lexicon  # noqa: E402
+
+SETS = {
+    "everyday tuning": DATA / "everyday.jsonl",
+    "everyday held out": DATA / "everyday-heldout-2026-12-06.jsonl",
+}
+SECOND = DATA / "second-corpus"
+FOLDS = 5
+
+
+class LateInteraction:
+    """Token embeddings of the bundled model, normalised, special tokens dropped."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        self.cache: dict[str, np.ndarray] = {}
+
+    def tokens(self, texts: list[str]) -> list[np.ndarray]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            out = self.model.encode(todo, output_value="token_embeddings", batch_size=32)
+            for text, t in zip(todo, out, strict=True):
+                t = t.numpy()[1:-1] if len(t) > 2 else t.numpy()
+                self.cache[text] = t / np.linalg.norm(t, axis=1, keepdims=True)
+        return [self.cache[t] for t in texts]
+
+    def maxsim(self, question: np.ndarray, unit: np.ndarray) -> float:
+        return float((question @ unit.T).max(axis=1).mean())
+
+
+def collect(assistant, path: Path, late: LateInteraction):
+    """Per answerable item: feature rows of its candidate units, their gold labels, and
+    whether the product's own first quote was right."""
+    index, embedder = assistant.index, assistant.embedder
+    lex = lexicon(index)
+    settings = dataclasses.replace(AnswerSettings(), rerank=False)
+    table = rerank.units(index)
+    items = []
+    cited: list = []
+    conversation = -1
+    for q in load_questions(path):
+        if q.conversation != conversation:
+            cited, conversation = [], q.conversation
+        found = retrieve(q.question, index, embedder, list(q.history), settings, cited)
+        result = decide(found, index, embedder, settings, q.question)
+        cited = result.citations
+        if not q.answerable or not found.hits:
+            continue
+        gold = [_normal(g) for g in q.gold]
+        pipeline = {x.sentence_id: x.score for x in found.scored}
+        units, matrix = rerank.features(
+            index, lex, embedder, found.hits, found.query, found.before, pipeline
+        )
+        if not units:
+            continue
+        texts = []
+        for unit in units:
+            doc = index.chunks[unit.chunk_id].doc_id
+            start, end = index.sentences[unit.first].start, index.sentences[unit.last].end
+            texts.append(index.quote(doc, start, end))
+        asked = late.tokens([_embeddable(found.resolved.question, lex)])[0]
+        sims = np.array([late.maxsim(asked, t) for t in late.tokens(texts)])
+        labels = np.array([any(g in _normal(t) for g in gold) for t in texts], dtype=float)
+        first = _normal(result.citations[0].quote) if result.citations else ""
+        items.append(
+            {
+                "x": np.column_stack([matrix, sims]),
+                "y": labels,
+                "product": any(g in first for g in gold),
+                "n_units": len(table.units),
+            }
+        )
+    return items
+
+
+def top_right(items, scorer) -> float:
+    return float(np.mean([it["y"][int(np.argmax(scorer(it)))] > 0 for it in items]))
+
+
+def linear(train) -> np.ndarray:
+    x = np.vstack([it["x"] for it in train])
+    y = np.concatenate([it["y"] for it in train])
+    groups = np.concatenate([np.full(len(it["y"]), n) for n, it in enumerate(train)])
+    return fit(x, y, groups)
+
+
+def trees(train):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.vstack([it["x"] for it in train])
+    y = np.concatenate([it["y"] for it in train])
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=0)
+    return model.fit(x, y)
+
+
+def cross_validated(items, learn, score) -> float:
+    order = np.random.default_rng(0).permutation(len(items))
+    right = 0
+    for fold in range(FOLDS):
+        test = set(order[fold::FOLDS].tolist())
+        model = learn([it for n, it in enumerate(items) if n not in test])
+        right += sum(
+            it["y"][int(np.argmax(score(model, it)))] > 0 for n, it in enumerate(items) if n in test
+        )
+    return right / len(items)
+
+
+def row(name: str, items) -> str:
+    lin_score = lambda w, it: it["x"] @ w[:-1]  # noqa: E731
+    tree_score = lambda m, it: m.predict_proba(it["x"])[:, 1]  # noqa: E731
+    w = linear(items)
+    model = trees(items)
+    figures = [
+        np.mean([it["y"].any() for it in items]),
+        top_right(items, lambda it: it["x"][:, 0]),  # the unit's cosine
+        top_right(items, lambda it: it["x"][:, -1]),  # late interaction
+        np.mean([it["product"] for it in items]),
+        top_right(items, lambda it: lin_score(w, it)),
+        cross_validated(items, linear, lin_score),
+        top_right(items, lambda it: tree_score(model, it)),
+        cross_validated(items, trees, tree_score),
+    ]
+    return f"{name:<26}{len(items):>4}  " + "  ".join(f"{f:>6.2f}" for f in figures)
+
+
+def main() -> None:
+    late = LateInteraction()
+    hinge = app.open_assistant(app.Settings.from_env(), build_if_missing=True)
+    second = app.Settings.from_env()
+    second.corpus, second.index = SECOND / "corpus", ROOT / ".bench" / "second-index"
+    other = app.open_assistant(second, build_if_missing=True)
+    sets = {name: collect(hinge, path, late) for name, path in SETS.items()}
+    sets["everyday, both halves"] = sets["everyday tuning"] + sets["everyday held out"]
+    sets["second corpus"] = collect(other, SECOND / "questions.jsonl", late)
+    print("Hit@1 of the first quote (answerable questions and turns; refusals aside)")
+    print(f"{'set':<26}{'n':>4}  reach.   model  maxsim  pipel.  lin-in  lin-cv  tree-in tree-cv")
+    for name, items in sets.items():
+        print(row(name, items))
+
+
+if __name__ == "__main__":
+    main()
