@@ -48,6 +48,16 @@ SETS = {
 }
 SECOND = DATA / "second-corpus"
 FOLDS = 5
+REFUSAL_FEATURES = (
+    "evidence",
+    "best_sentence",
+    "max_cosine",
+    "max_overlap",
+    "top_overlap",
+    "top_cosine",
+    "best_passage",
+    "off_topic",
+)
 
 
 class LateInteraction:
@@ -78,8 +88,7 @@ def collect(assistant, path: Path, late: LateInteraction):
     index, embedder = assistant.index, assistant.embedder
     lex = lexicon(index)
     settings = dataclasses.replace(AnswerSettings(), rerank=False)
-    table = rerank.units(index)
-    items = []
+    items, refusals = [], []
     cited: list = []
     conversation = -1
     for q in load_questions(path):
@@ -88,6 +97,14 @@ def collect(assistant, path: Path, late: LateInteraction):
         found = retrieve(q.question, index, embedder, list(q.history), settings, cited)
         result = decide(found, index, embedder, settings, q.question)
         cited = result.citations
+        if not q.history:  # refusal evidence, single questions
+            refusals.append(
+                (
+                    [float(result.debug[k]) for k in REFUSAL_FEATURES],
+                    q.answerable,
+                    result.abstained,
+                )
+            )
         if not q.answerable or not found.hits:
             continue
         gold = [_normal(g) for g in q.gold]
@@ -106,19 +123,28 @@ def collect(assistant, path: Path, late: LateInteraction):
         sims = np.array([late.maxsim(asked, t) for t in late.tokens(texts)])
         labels = np.array([any(g in _normal(t) for g in gold) for t in texts], dtype=float)
         first = _normal(result.citations[0].quote) if result.citations else ""
+        shown = [_normal(c.quote) for c in result.citations[:3]]
         items.append(
             {
                 "x": np.column_stack([matrix, sims]),
                 "y": labels,
+                "units": units,
                 "product": any(g in first for g in gold),
-                "n_units": len(table.units),
+                "product3": any(g in t for t in shown for g in gold),
+                "turn": bool(q.history),
             }
         )
-    return items
+    return items, refusals
 
 
-def top_right(items, scorer) -> float:
-    return float(np.mean([it["y"][int(np.argmax(scorer(it)))] > 0 for it in items]))
+def top_right(items, scorer, k: int = 1) -> float:
+    """Share of items with a gold unit among the k best non-overlapping units."""
+    return float(np.mean([_right(it, scorer(it), k) for it in items]))
+
+
+def _right(it, values: np.ndarray, k: int) -> bool:
+    best = rerank.best_units(it["units"], values, k)
+    return any(it["y"][it["units"].index(unit)] > 0 for unit, _ in best)
 
 
 def linear(train) -> np.ndarray:
@@ -137,32 +163,30 @@ def trees(train):
     return model.fit(x, y)
 
 
-def cross_validated(items, learn, score) -> float:
+def cross_validated(items, learn, score, k: int = 1) -> float:
     order = np.random.default_rng(0).permutation(len(items))
     right = 0
     for fold in range(FOLDS):
         test = set(order[fold::FOLDS].tolist())
         model = learn([it for n, it in enumerate(items) if n not in test])
-        right += sum(
-            it["y"][int(np.argmax(score(model, it)))] > 0 for n, it in enumerate(items) if n in test
-        )
+        right += sum(_right(it, score(model, it), k) for n, it in enumerate(items) if n in test)
     return right / len(items)
 
 
-def row(name: str, items) -> str:
+def row(name: str, items, k: int = 1) -> str:
     lin_score = lambda w, it: it["x"] @ w[:-1]  # noqa: E731
     tree_score = lambda m, it: m.predict_proba(it["x"])[:, 1]  # noqa: E731
     w = linear(items)
     model = trees(items)
     figures = [
         np.mean([it["y"].any() for it in items]),
-        top_right(items, lambda it: it["x"][:, 0]),  # the unit's cosine
-        top_right(items, lambda it: it["x"][:, -1]),  # late interaction
-        np.mean([it["product"] for it in items]),
-        top_right(items, lambda it: lin_score(w, it)),
-        cross_validated(items, linear, lin_score),
-        top_right(items, lambda it: tree_score(model, it)),
-        cross_validated(items, trees, tree_score),
+        top_right(items, lambda it: it["x"][:, 0], k),  # the unit's cosine
+        top_right(items, lambda it: it["x"][:, -1], k),  # late interaction
+        np.mean([it["product" if k == 1 else "product3"] for it in items]),
+        top_right(items, lambda it: lin_score(w, it), k),
+        cross_validated(items, linear, lin_score, k),
+        top_right(items, lambda it: tree_score(model, it), k),
+        cross_validated(items, trees, tree_score, k),
     ]
     return f"{name:<26}{len(items):>4}  " + "  ".join(f"{f:>6.2f}" for f in figures)
 
@@ -173,13 +197,55 @@ def main() -> None:
     second = app.Settings.from_env()
     second.corpus, second.index = SECOND / "corpus", ROOT / ".bench" / "second-index"
     other = app.open_assistant(second, build_if_missing=True)
-    sets = {name: collect(hinge, path, late) for name, path in SETS.items()}
-    sets["everyday, both halves"] = sets["everyday tuning"] + sets["everyday held out"]
-    sets["second corpus"] = collect(other, SECOND / "questions.jsonl", late)
-    print("Hit@1 of the first quote (answerable questions and turns; refusals aside)")
-    print(f"{'set':<26}{'n':>4}  reach.   model  maxsim  pipel.  lin-in  lin-cv  tree-in tree-cv")
-    for name, items in sets.items():
-        print(row(name, items))
+    collected = {name: collect(hinge, path, late) for name, path in SETS.items()}
+    collected["second corpus"] = collect(other, SECOND / "questions.jsonl", late)
+    tuning, held = collected["everyday tuning"][0], collected["everyday held out"][0]
+    sets = {
+        "everyday tuning": tuning,
+        "everyday held out": held,
+        "everyday, both halves": tuning + held,
+        "everyday turns, both": [it for it in tuning + held if it["turn"]],
+        "second corpus": collected["second corpus"][0],
+    }
+    header = f"{'set':<26}{'n':>4}  reach.   model  maxsim  pipel.  lin-in  lin-cv  tree-in tree-cv"
+    for k in (1, 3):
+        print(f"\nHit@{k} (answerable questions and turns; refusals aside)")
+        print(header)
+        for name, items in sets.items():
+            print(row(name, items, k))
+    refusal(collected["everyday tuning"][1] + collected["everyday held out"][1])
+
+
+def refusal(rows) -> None:
+    """Can any threshold, or a learned classifier over the refusal evidence, refuse 90% of the
+    uncovered questions while refusing at most 5% of the covered ones?"""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.array([r[0] for r in rows])
+    covered = np.array([r[1] for r in rows])
+    refused = np.array([r[2] for r in rows])
+    print("\nRefusal, everyday single questions, both halves:")
+    print(
+        f"  {'product':<20} uncovered refused {refused[~covered].mean():.2f}, "
+        f"covered refused {refused[covered].mean():.2f}"
+    )
+    evidence = x[:, REFUSAL_FEATURES.index("evidence")]
+    z = StandardScaler().fit_transform(x)
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    learned_cv = cross_val_predict(model, z, covered, cv=FOLDS, method="predict_proba")[:, 1]
+    learned_in = model.fit(z, covered).predict_proba(z)[:, 1]
+    for name, score in (
+        ("evidence threshold", evidence),
+        ("logistic, in sample", learned_in),
+        ("logistic, 5-fold", learned_cv),
+    ):
+        cut = np.quantile(score[~covered], 0.90)  # refuses 90% of the uncovered
+        print(
+            f"  {name:<20} at 90% uncovered refused, covered refused "
+            f"{np.mean(score[covered] <= cut):.2f}"
+        )
 
 
 if __name__ == "__main__":

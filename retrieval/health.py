@@ -34,7 +34,8 @@ CONDITION = re.compile(
 )
 # Pregnancy and the body after birth, medication.
 BODY = re.compile(
-    r"\b(?:pregnan\w*|trimester|postpartum|post-partum|postnatal|prenatal|c[- ]?sections?|"
+    r"\b(?:pregnan\w*|preggo|preg|trimester|postpartum|post-partum|pp|postnatal|prenatal|"
+    r"c[- ]?sections?|"
     r"cesarean|caesarean|gave birth|giving birth|birth|baby|babies|newborn|breastfeed\w*|"
     r"nursing|pelvic floor|medications?|meds|medicine|ibuprofen|painkillers?|pills?|"
     r"doctor|physio\w*|therapist)\b",

@@ -70,6 +70,7 @@ def test_a_second_corpus_gets_the_same_behaviour(second):
         "i take meds for my blood pressure, can i still lift",
         "my back feels kind of off after bending, should i worry",
         "whats a safe way to start if i had surgery last year",
+        "6 months pp, which exercise should i start with",
     ],
 )
 def test_health_questions_get_the_note_whether_answered_or_refused(assistant, question):
