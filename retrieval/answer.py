@@ -28,6 +28,7 @@ from retrieval.quotes import (
     Span,
     Weights,
     extent,
+    heading_start,
     list_items,
     other_article,
     pick,
@@ -408,7 +409,10 @@ def _citations(index: Index, spans: list[Span]) -> list[Citation]:
     out = []
     for n, span in enumerate(spans, start=1):
         chunk_id = index.sentences[span.first].chunk_id
-        start, end = index.sentences[span.first].start, index.sentences[span.last].end
+        # A lone sentence restating its heading ("Yes, butt blooming.") is quoted with it.
+        heading = heading_start(index, span.first) if span.first == span.last else None
+        start = index.sentences[span.first].start if heading is None else heading
+        end = index.sentences[span.last].end
         doc = index.chunks[chunk_id].doc_id
         end = start + len(fitted(index.quote(doc, start, end)))
         out.append(citation(index, n, chunk_id, start, end, span.score))
@@ -433,6 +437,8 @@ def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: f
     """Citation [n]: the verbatim text at [start:end] of the passage's article."""
     chunk = index.chunks[chunk_id]
     document = index.documents[chunk.doc_id]
+    # A quote that starts at the heading above its passage is shown in the passage with it.
+    passage_start = min(start, chunk.start)
     return Citation(
         n=n,
         title=document.title,
@@ -440,10 +446,10 @@ def citation(index: Index, n: int, chunk_id: int, start: int, end: int, score: f
         quote=index.quote(chunk.doc_id, start, end),
         start=start,
         end=end,
-        passage=chunk.text,
+        passage=index.quote(chunk.doc_id, passage_start, chunk.end),
         score=score,
         heading=chunk.heading,
-        passage_start=chunk.start,
+        passage_start=passage_start,
         chunk_id=chunk_id,
         url=document.url,
     )

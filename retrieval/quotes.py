@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import Index
+from retrieval.index import Index, per_index
 from retrieval.roles import fits, role_table
 from retrieval.search import Hit
 from retrieval.vocabulary import Lexicon
@@ -193,6 +193,8 @@ def extent(index: Index, sentence_id: int) -> tuple[int, int]:
     "The posterior chain is important." is explained by the sentences after it.
     """
     first = last = sentence_id
+    if heading_start(index, sentence_id) is not None:  # "Yes, butt blooming.": its heading says it
+        return first, last
     roles = role_table(index)
     while True:
         sentence = index.sentences[last]
@@ -212,6 +214,40 @@ def extent(index: Index, sentence_id: int) -> tuple[int, int]:
         if not _joinable(index, last, last + 1, newlines):
             return first, last
         last += 1
+
+
+RESTATES_SHARE = 0.6  # of a section's opening sentence's words found in its heading
+
+
+@per_index
+def _heading_starts(index: Index) -> dict[int, int]:
+    """Sentence id -> where its section's heading starts, for a section that opens with a short
+    sentence restating its heading ("3. Butt blooming / allowing the glutes to fully lengthen",
+    then "Yes, butt blooming."): alone it says nothing, with its heading it defines the term."""
+    from retrieval.text import stems
+
+    out: dict[int, int] = {}
+    titles = {d.doc_id: d.title for d in index.documents}
+    for chunk in index.chunks:
+        ids = index.chunk_sentences[chunk.chunk_id]
+        if not ids or not chunk.heading or chunk.heading == titles.get(chunk.doc_id):
+            continue
+        first = index.sentences[ids[0]]
+        if first.start != chunk.start or len(first.text) >= SHORT_QUOTE_CHARS:
+            continue
+        text = index.texts[chunk.doc_id]
+        at = text.rfind(chunk.heading, 0, chunk.start)
+        if at < 0 or text[at + len(chunk.heading) : chunk.start].strip():
+            continue  # the heading is not right above this passage
+        said = set(stems(first.text))
+        if said and len(said & set(stems(chunk.heading))) >= RESTATES_SHARE * len(said):
+            out[ids[0]] = at
+    return out
+
+
+def heading_start(index: Index, sentence_id: int) -> int | None:
+    """Where the quote of this sentence starts when its heading must come with it, else None."""
+    return _heading_starts(index).get(sentence_id)
 
 
 def _joinable(index: Index, a: int, b: int, newlines: int) -> bool:
