@@ -41,6 +41,7 @@ from retrieval.scope import (
     BUSINESS,
     OUT_OF_SCOPE,
     asked_out_of_scope,
+    named_lifts,
     nearest_topic,
     off_topic,
     topic_vectors,
@@ -50,6 +51,7 @@ from retrieval.text import clean_input, stems
 from retrieval.vocabulary import (
     Lexicon,
     as_reader,
+    content_words,
     lexicon,
     normalise_question,
     query_terms,
@@ -81,6 +83,7 @@ class AnswerSettings:
     everyday: bool = True  # everyday names of the body to the articles' (bridge.EVERYDAY)
     everyday_dense: bool = False  # ... in the embedded question too: measured worse
     bridge: bool = False  # bridge by embedding: measured no better (see README)
+    lift_as_subject: bool = True  # a lift the articles teach, named in a question, is its subject
     rerank: bool = False  # the learned reranker (rerank.py): measured, not better on all sets
     bridge_cosine: float = 0.66
     bridge_weight: float = 1.0  # of a bridged term, next to the question's own words
@@ -150,6 +153,16 @@ def _query(
     most likely asks about.
     """
     known = lex.vocabulary  # every word of the articles
+    wanted = intent(resolved.question) or intent(resolved.context)
+    if settings.lift_as_subject and wanted not in ("", "what", "compare"):
+        # "where should I feel a deadlift?": the lift is what the question is about, as the
+        # articles' topic is; what it asks is where to feel it. A mention of the lift in a
+        # sentence is no evidence that the sentence answers.
+        lifts = named_lifts(resolved.question, corpus_text(index))
+        if lifts:
+            bare = re.sub("|".join(re.escape(x) for x in lifts), " it ", resolved.question)
+            if len(content_words(bare)) >= 1:
+                resolved = Resolved(" ".join(bare.split()), resolved.context)
     asked = unfamiliar(resolved.question, known) if settings.bridge else []
     texts = [_embeddable(resolved.question, lex)]
     if resolved.followup:
@@ -172,7 +185,6 @@ def _query(
         alone = alone / (float(np.linalg.norm(alone)) or 1.0)
     # What the question asks; a follow-up that does not say ("and my feet?") keeps the intent
     # of the question it continues.
-    wanted = intent(resolved.question) or intent(resolved.context)
     if not resolved.followup:
         return Query(alone, own, intent=wanted, extra=extra)
     earlier = vectors[0]

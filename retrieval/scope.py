@@ -126,6 +126,20 @@ EXERCISES = re.compile(
 )
 
 
+# Lifts that are hinges themselves: named in a question, they say what it is about, like the
+# articles' topic does. (A squat, a lunge or a hip thrust is another movement.)
+LIFTS = re.compile(
+    r"\b(?:(?:romanian |stiff[- ]legged |single[- ]leg |kettlebell |kb |trap bar |sumo )?"
+    r"(?:deadlifts?|rdls?|swings?|good ?mornings?|snatch(?:es)?|turkish get[- ]?ups?))\b",
+    re.IGNORECASE,
+)
+
+
+def named_lifts(question: str, corpus_text: str) -> list[str]:
+    """The lifts the question names that the articles mention too ("an RDL", "a deadlift")."""
+    return [m.group(0) for m in LIFTS.finditer(question) if _mentioned(m.group(0), corpus_text)]
+
+
 def _mentioned(phrase: str, corpus_text: str) -> bool:
     return re.search(rf"\b{re.escape(phrase.lower())}\b", corpus_text) is not None
 

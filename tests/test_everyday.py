@@ -15,7 +15,7 @@ from retrieval.evaluation import DATA
 from retrieval.evaluation.answers import evaluate_answers, load_questions
 from retrieval.followup import ordinal, refers_to_subject
 from retrieval.health import health_words
-from retrieval.scope import asked_out_of_scope
+from retrieval.scope import asked_out_of_scope, named_lifts
 from tests.conftest import source_text
 
 EVERYDAY = DATA / "everyday.jsonl"
@@ -175,3 +175,24 @@ def test_quotes_are_cut_to_a_glance_at_a_clause_boundary():
     long = "We want the knees soft, the shins vertical, " * 10
     cut = fitted(long)
     assert len(cut) <= MAX_QUOTE_CHARS and long.startswith(cut) and cut.endswith(",")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "not_first"),
+    [
+        ("where should I feel a deadlift?", "feel the work more so in the glutes", "kettlebell"),
+        ("is it ok to deadlift while pregnant?", "pregnancy", "kettlebell deadlift"),
+    ],
+)
+def test_a_named_hinge_lift_is_the_subject_not_the_answer(assistant, question, answer, not_first):
+    # The lift says what the question is about; a sentence that merely names it answers nothing.
+    result = assistant.ask(question)
+    assert not_first not in result.citations[0].quote
+    assert any(answer in c.quote for c in result.citations), [c.quote for c in result.citations]
+
+
+def test_only_lifts_the_articles_mention_count_as_their_subject():
+    text = "we love a kettlebell deadlift and the rdl; a squat differs"
+    assert named_lifts("where do i feel an RDL", text) == ["RDL"]
+    assert named_lifts("is a kettlebell swing ok", text) == []  # never mentioned
+    assert named_lifts("how deep should my squat be", text) == []  # another movement
