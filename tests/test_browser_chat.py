@@ -149,3 +149,20 @@ def test_on_a_phone_the_answer_and_its_first_source_read_without_a_scroll_box(ur
         box = page.get_by_role("textbox", name="Your question").bounding_box()
         assert box is not None and box["y"] + box["height"] <= PHONE["height"]
         assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(("viewport", "size"), [(DESKTOP, "1280x900"), (PHONE, "390x844")])
+def test_a_term_defined_by_its_heading_is_answered_with_the_heading(url, viewport, size):
+    # "Yes, butt blooming." says nothing alone: the answer quotes the heading above it, and
+    # the source shows that heading in the passage, marked.
+    with browser_page(viewport) as page:
+        page.goto(url, wait_until="load")
+        page.get_by_role("textbox", name="Your question").wait_for(timeout=60_000)
+        ask(page, "whats butt blooming")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / f"chat-heading-quote-{size}.png"))
+        answer = page.locator("[data-testid=bot]").last
+        text = answer.inner_text()
+        assert "allowing the glutes to fully lengthen" in text.split("Also in the articles")[0]
+        marked = " ".join(answer.locator("mark").all_inner_texts())
+        assert "allowing the glutes to fully lengthen" in marked
