@@ -3,7 +3,8 @@ first quote holds no gold phrase, sorted into causes.
 
     PYTHONPATH=. .venv/bin/python bench/misses.py retrieval/evaluation/data/everyday.jsonl
 
-Causes: refused though covered; the right quote came 2nd or 3rd (ordering); the passage
+Causes: refused though covered; the right quote came 2nd or 3rd (ordering); a follow-up whose
+answer the answer before already quoted (a follow-up never repeats it); the passage
 with the answering sentence was not among those searched (search); it was, but another
 sentence was chosen, and the answering one shares no word with the question (vocabulary)
 or does (intent and discourse).
@@ -72,6 +73,8 @@ def cause(
         for i, sentence in enumerate(index.sentences)
         if any(g in _normal(sentence.text) or _normal(sentence.text) in g for g in gold)
     ]
+    if set(answering) & found.before:
+        return "quoted by the answer before, never repeated (conversation)"
     if not set(answering) & searched:
         return "answering passage not searched (search)"
     asked = set(stems(q.question))
