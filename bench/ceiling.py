@@ -45,6 +45,7 @@ from retrieval.vocabulary import lexicon  # noqa: E402
 SETS = {
     "everyday tuning": DATA / "everyday.jsonl",
     "everyday held out": DATA / "everyday-heldout-2026-12-06.jsonl",
+    "everyday fresh": DATA / "everyday-fresh-2026-12-06.jsonl",
 }
 SECOND = DATA / "second-corpus"
 FOLDS = 5
@@ -205,6 +206,7 @@ def main() -> None:
         "everyday held out": held,
         "everyday, both halves": tuning + held,
         "everyday turns, both": [it for it in tuning + held if it["turn"]],
+        "everyday fresh (unseen)": collected["everyday fresh"][0],
         "second corpus": collected["second corpus"][0],
     }
     header = f"{'set':<26}{'n':>4}  reach.   model  maxsim  pipel.  lin-in  lin-cv  tree-in tree-cv"
@@ -214,9 +216,10 @@ def main() -> None:
         for name, items in sets.items():
             print(row(name, items, k))
     refusal(collected["everyday tuning"][1] + collected["everyday held out"][1])
+    refusal(collected["everyday fresh"][1], "everyday fresh (unseen)")
 
 
-def refusal(rows) -> None:
+def refusal(rows, name: str = "everyday, both halves") -> None:
     """Can any threshold, or a learned classifier over the refusal evidence, refuse 90% of the
     uncovered questions while refusing at most 5% of the covered ones?"""
     from sklearn.linear_model import LogisticRegression
@@ -226,7 +229,7 @@ def refusal(rows) -> None:
     x = np.array([r[0] for r in rows])
     covered = np.array([r[1] for r in rows])
     refused = np.array([r[2] for r in rows])
-    print("\nRefusal, everyday single questions, both halves:")
+    print(f"\nRefusal, single questions, {name}:")
     print(
         f"  {'product':<20} uncovered refused {refused[~covered].mean():.2f}, "
         f"covered refused {refused[covered].mean():.2f}"
