@@ -17,6 +17,7 @@ from retrieval.health import (
     CONDITION,
     NOTE,
     REFUSAL_NOTE,
+    asks_clearance,
     health_words,
     is_health,
     prototype_vectors,
@@ -251,6 +252,11 @@ def quoted_before(index: Index, cited: Sequence[Citation]) -> frozenset[int]:
 
 
 @per_index
+def _sentence_texts(index: Index) -> list[str]:
+    return [s.text for s in index.sentences]
+
+
+@per_index
 def corpus_text(index: Index) -> str:
     """All the articles' kept text, lower-cased: what they mention at all."""
     return " ".join(c.text for c in index.chunks).lower()
@@ -342,7 +348,9 @@ def decide(
     best = max((x.evidence for x in scored if lex.quotable[x.sentence_id]), default=0.0)
     names_topic = lex.topic_name in stems(resolved.question) or refers_to_subject(resolved.question)
     evidence = best - settings.off_topic * nearest_off_topic + settings.topic_bonus * names_topic
-    out_of_scope = asked_out_of_scope(text, corpus_text(index))
+    out_of_scope = asked_out_of_scope(text, corpus_text(index)) or (
+        "medical clearance" if asks_clearance(text, _sentence_texts(index)) else ""
+    )
     unmentioned = _unmentioned_condition(text, lex)
     debug = {
         "query": resolved.text,
@@ -373,8 +381,11 @@ def decide(
     else:
         body = abstention(index) if refused else quoted(citations)
     # Refused or not, a question about health gets the note.
-    medical = is_health(text, own, embedder) or (
-        resolved.followup and health_words(resolved.context)
+    spoken = normalise_question(text, lex)  # "bad for u" is "bad for you"
+    medical = (
+        is_health(text, own, embedder)
+        or health_words(spoken)
+        or (resolved.followup and health_words(resolved.context))
     )
     notice = (REFUSAL_NOTE if refused else NOTE) if medical else None
     return Answer.reply(

@@ -19,7 +19,8 @@ from retrieval.embedder import Embedder
 PAIN = re.compile(
     r"\b(?:pain\w*|hurts?|hurting|hurt|injur\w*|aches?|aching|achy|sore(?:ness)?|"
     r"numb\w*|tingl\w*|sprain\w*|strain(?:ed)?|pulled|tweak\w*|pinch\w*|sick|ill|fever|"
-    r"flu|dizz\w*|swell\w*|swollen|ripped|bleed\w*|blisters?|callus\w*|bruis\w*|cramp\w*)\b",
+    r"flu|dizz\w*|swell\w*|swollen|ripped|bleed\w*|blisters?|callus\w*|bruis\w*|cramp\w*|"
+    r"faint\w*|light-?headed|pass(?:ed)? out)\b",
     re.IGNORECASE,
 )
 # Diagnoses, injuries, surgery: a question naming one that no article mentions is refused.
@@ -29,7 +30,7 @@ CONDITION = re.compile(
     r"torn|tears?|ruptur\w*|hernias?|diastasis|prolapse|labral|meniscus|acl|mcl|"
     r"replacements?|osteoporosis|diabet\w*|asthma|blood pressure|hypertension|"
     r"heart condition|concussion|incontinence|endometriosis|sick|ill|fever|flu|"
-    r"c[- ]?sections?|cesarean|caesarean|trimester)\b",
+    r"c[- ]?sections?|cesarean|caesarean|trimester|leak(?:s|ing)?|peeing)\b",
     re.IGNORECASE,
 )
 # Pregnancy and the body after birth, medication.
@@ -46,7 +47,22 @@ SAFETY = re.compile(
     r"\b(?:safe|safely|unsafe|dangerous|risky|harmful|normal|worry|worried|"
     r"(?:is|are|was) (?:it|this|that|these|those) (?:ok|okay|alright|bad|fine)|"
     r"(?:it'?s|that'?s|this is) (?:ok|okay|alright|bad|fine)|(?:ok|okay) for me|"
-    r"bad for (?:my|me|you)|good for (?:my|me))\b",
+    r"bad for (?:my|me|you|u)|good for (?:my|me))\b",
+    re.IGNORECASE,
+)
+# Expecting, or the body after birth: with a "safe / ok to" question, it asks for a clearance.
+PREGNANCY = re.compile(
+    r"\b(?:pregnan\w*|preggo|preg|trimester|weeks? pregnant|postpartum|post-partum|pp|"
+    r"postnatal|prenatal|c[- ]?sections?|cesarean|caesarean|gave birth|giving birth|"
+    r"after (?:the |my |a )?(?:baby|birth|delivery)|breastfeed\w*)\b",
+    re.IGNORECASE,
+)
+# "Is it safe / ok / fine to ...", "ok for me": asking for permission, not for an explanation
+# ("is that normal?" asks what the articles may well explain).
+CLEARANCE = re.compile(
+    r"\b(?:safe|safely|unsafe|dangerous|risky|harmful|(?:ok|okay|alright|fine) (?:to|for me)|"
+    r"(?:is|are|was) (?:it|this|that|hinging|\w+ing) (?:ok|okay|alright|fine|bad)|"
+    r"(?:can|should) (?:i|we) (?:still |even )?(?:do|lift|train|hinge|deadlift|exercise))\b",
     re.IGNORECASE,
 )
 PROTOTYPES = (
@@ -83,6 +99,28 @@ def prototype_vectors(embedder: Embedder) -> np.ndarray:
 def health_words(question: str) -> bool:
     """The question names pain, a condition, pregnancy, medication or asks if it is safe."""
     return any(p.search(question) for p in (PAIN, CONDITION, BODY, SAFETY))
+
+
+# A sentence that sends its reader to a professional: the articles' own word on clearance.
+ADVICE = re.compile(
+    r"\b(?:doctors?|physicians?|physio\w*|physical therap\w*|midwi\w*|obgyn|ob-gyn|"
+    r"cleared|clearance|medical (?:advice|professional)|health ?care (?:provider|professional))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_clearance(question: str, sentences: list[str]) -> bool:
+    """Is it safe or ok, while pregnant, after a birth or with a condition, and no sentence of
+    the articles speaks of that with a doctor, physio or midwife? A question for a doctor: an
+    article that coaches movement clears nobody, unless it says who should."""
+    if not CLEARANCE.search(question):
+        return False
+    for kind in (PREGNANCY, CONDITION):
+        if kind.search(question) and not any(
+            kind.search(s) and ADVICE.search(s) for s in sentences
+        ):
+            return True
+    return False
 
 
 def is_health(question: str, vector: np.ndarray | None, embedder: Embedder) -> bool:

@@ -91,7 +91,8 @@ INTENTS: dict[str, re.Pattern[str]] = {
     "nutrition": re.compile(
         r"\b(?:eat|eating|food|foods|diet|protein|calories?|creatine|supplements?|"
         r"pre-?workout|carbs?|meals?|snack|vitamins?|belly fat|lose (?:weight|fat)|"
-        r"weight loss|fat loss|burn(?:s|ing)? fat)\b",
+        r"weight loss|fat loss|burn(?:s|ing)? fat|empty stomach|fasted|fasting|hydrat\w*|"
+        r"water (?:should|do) i drink|caffeine|coffee|alcohol)\b",
         re.IGNORECASE,
     ),
     "programming": re.compile(
@@ -99,7 +100,13 @@ INTENTS: dict[str, re.Pattern[str]] = {
         r"rest (?:between|in between)|how long (?:should i |do i )?rest|how heavy|"
         r"how much weight|what weight should|(?:days?|times) (?:a|per) week|"
         r"workout (?:plan|program|split)|training (?:plan|program|split)|one rep max|1rm|"
-        r"how long (?:till|until|before) i see|see results)\b",
+        r"how long (?:till|until|before) i see|see results|"
+        r"how many (?:\w+ ){0,3}(?:should|do|can) (?:i|we|you) do|"
+        r"add(?:ing)? (?:more )?weight|increase the weight|go(?:ing)? up in weight|every week|"
+        r"each week|progressive overload|build(?:ing)? (?:more )?muscle|hypertrophy|bulk(?:ing)?|"
+        r"(?:\w+ )?weight should (?:i|a|my|we)|(?:what|which) size (?:kettlebell|bell|weight)|"
+        r"before or after (?:my |a |the )?(?:run|workout|cardio|training|lifting|gym)|"
+        r"rest days?|recovery days?|still sore from|warm[- ]?ups?|cool[- ]?downs?)\b",
         re.IGNORECASE,
     ),
     "medication": re.compile(
@@ -109,7 +116,8 @@ INTENTS: dict[str, re.Pattern[str]] = {
     ),
     "gear": re.compile(
         r"\b(?:belts?|shoes|sneakers|footwear|straps|chalk|gloves|wraps|knee sleeves|"
-        r"lifting gear|barefoot shoes)\b",
+        r"lifting gear|barefoot shoes|buy(?:ing)?|purchase|brands?|resistance bands?|"
+        r"leggings|clothes|clothing|outfit|yoga mat|home gym)\b",
         re.IGNORECASE,
     ),
 }
@@ -121,6 +129,7 @@ EXERCISES = re.compile(
     r"overhead press|shoulder press|lat pulldowns?|rows?|snatch(?:es)?|clean and jerk|"
     r"thrusters?|sit[- ]?ups?|crunches|box jumps?|step[- ]?ups?|dips|running|jogging|"
     r"cycling|swimming|yoga|pilates|zumba|spin class|stretch(?:es|ing routine)|"
+    r"foam roll\w*|massage gun|lacrosse ball|"
     r"sumo(?: deadlifts?)?|(?:rdl|deadlift|squat|swing|hinge) variations?)\b",
     re.IGNORECASE,
 )

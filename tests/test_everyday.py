@@ -106,6 +106,12 @@ def test_health_is_also_recognised_by_meaning_not_only_words(assistant):
         ("how many sets and reps should i do", "programming"),
         ("how do i do a pull up", "other exercise"),
         ("can i take ibuprofen before working out", "medication"),
+        ("how many kettlebell deadlifts should i do a day", "programming"),
+        ("when do i add more weight on it, every week?", "programming"),
+        ("should i do this before or after my run", "programming"),
+        ("whats the best kettlebell to buy for home", "gear"),
+        ("can i do it on an empty stomach", "nutrition"),
+        ("how do i foam roll my glutes", "other exercise"),
     ],
 )
 def test_out_of_scope_intents_are_refused_on_any_corpus(assistant, second, question, intent):
@@ -181,7 +187,7 @@ def test_quotes_are_cut_to_a_glance_at_a_clause_boundary():
     ("question", "answer", "not_first"),
     [
         ("where should I feel a deadlift?", "feel the work more so in the glutes", "kettlebell"),
-        ("is it ok to deadlift while pregnant?", "pregnancy", "kettlebell deadlift"),
+        ("what muscles does an RDL work?", "muscle", "associated with the RDL"),
     ],
 )
 def test_a_named_hinge_lift_is_the_subject_not_the_answer(assistant, question, answer, not_first):
@@ -196,3 +202,27 @@ def test_only_lifts_the_articles_mention_count_as_their_subject():
     assert named_lifts("where do i feel an RDL", text) == ["RDL"]
     assert named_lifts("is a kettlebell swing ok", text) == []  # never mentioned
     assert named_lifts("how deep should my squat be", text) == []  # another movement
+
+
+def test_is_it_safe_while_pregnant_is_for_a_doctor_unless_the_articles_say_who_clears_it(
+    assistant, second
+):
+    # The hinge articles mention pregnancy but clear nobody: refused, with the note.
+    for question in (
+        "is it safe to do kettlebell deadlifts at 30 weeks pregnant",
+        "is it ok to deadlift while pregnant?",
+    ):
+        result = assistant.ask(question)
+        assert result.abstained and result.debug["out_of_scope"] == "medical clearance"
+        assert result.notice and "no medical advice" in result.notice
+    # "Is that normal?" asks for an explanation the articles may give: not refused for it.
+    assert assistant.ask("my ribs stick out since i had the baby, is that normal?").citations
+    # The swing articles say who should check in first: answered from them, with the note.
+    result = second.ask("im 4 months pregnant can i still do kettlebell swings")
+    assert not result.abstained
+    assert any("midwife" in c.quote for c in result.citations)
+    assert result.notice and "not medical advice" in result.notice
+
+
+def test_health_words_are_read_in_chat_speak_too(assistant):
+    assert assistant.ask("is preworkout bad for u").notice
