@@ -36,11 +36,31 @@ def assert_within(row, floors: dict[str, float], ceilings: dict[str, float]) -> 
         assert getattr(row, name) <= ceiling, (name, getattr(row, name))
 
 
-@pytest.mark.parametrize("path", [EVERYDAY, EVERYDAY_HELD_OUT], ids=["tuning", "held-out"])
-def test_everyday_questions_hold_their_measured_quality(assistant, path):
+EVERYDAY_FLOORS = dict(hit1=0.45, hit3=0.64, abstention=0.75, note=1.0, turn_hit3=0.55)
+
+
+@pytest.mark.parametrize(
+    ("path", "floors", "false_refusals"),
+    [
+        (EVERYDAY, EVERYDAY_FLOORS, 0.09),
+        (EVERYDAY_HELD_OUT, EVERYDAY_FLOORS, 0.09),
+        (
+            DATA / "everyday-fresh-2026-12-06.jsonl",
+            dict(hit1=0.34, hit3=0.55, abstention=0.9, note=1.0, turn_hit3=0.3),
+            0.09,
+        ),
+        (
+            DATA / "refusal-tuning-2026-12-06.jsonl",
+            dict(hit1=0.4, hit3=0.65, abstention=0.97, note=1.0),
+            0.13,
+        ),
+    ],
+    ids=["tuning", "held-out", "fresh", "refusal"],
+)
+def test_everyday_questions_hold_their_measured_quality(assistant, path, floors, false_refusals):
     row = measure(assistant, path)
-    floors = dict(hit1=0.42, hit3=0.62, abstention=0.75, note=1.0, turn_hit3=0.55)
-    assert_within(row, floors, dict(false_abstention=0.09, repeated=0.0, long_quotes=0.0))
+    ceilings = dict(false_abstention=false_refusals, repeated=0.0, long_quotes=0.0)
+    assert_within(row, floors, ceilings)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +75,7 @@ def second(tmp_path_factory, real_embedder):
 
 def test_a_second_corpus_gets_the_same_behaviour(second):
     row = measure(second, SECOND / "questions.jsonl")
-    floors = dict(hit3=0.75, abstention=0.90, note=1.0)
+    floors = dict(hit3=0.75, abstention=0.97, note=1.0)
     assert_within(row, floors, dict(false_abstention=0.08, repeated=0.0, long_quotes=0.0))
     assert second.ask("how do i keep my arms from doing all the work").citations
     assert second.ask("how much is a kettlebell class").abstained
