@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
 from bench.fit_rerank import fit  # noqa: E402
+from bench.misses import replay  # noqa: E402
 from retrieval import rerank  # noqa: E402
-from retrieval.answer import AnswerSettings, _embeddable, decide, retrieve  # noqa: E402
+from retrieval.answer import AnswerSettings, _embeddable  # noqa: E402
 from retrieval.embedder import bundled_model_path  # noqa: E402
 from retrieval.evaluation import DATA  # noqa: E402
 from retrieval.evaluation.answers import _normal, load_questions  # noqa: E402
@@ -90,14 +91,7 @@ def collect(assistant, path: Path, late: LateInteraction):
     lex = lexicon(index)
     settings = dataclasses.replace(AnswerSettings(), rerank=False)
     items, refusals = [], []
-    cited: list = []
-    conversation = -1
-    for q in load_questions(path):
-        if q.conversation != conversation:
-            cited, conversation = [], q.conversation
-        found = retrieve(q.question, index, embedder, list(q.history), settings, cited)
-        result = decide(found, index, embedder, settings, q.question)
-        cited = result.citations
+    for q, found, result in replay(index, embedder, settings, load_questions(path)):
         if not q.history:  # refusal evidence, single questions
             refusals.append(
                 (

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
-from retrieval.answer import Retrieval, decide, retrieve  # noqa: E402
+from retrieval.answer import AnswerSettings, Retrieval, decide, retrieve  # noqa: E402
+from retrieval.embedder import Embedder  # noqa: E402
 from retrieval.evaluation.answers import LabelledQuestion, _normal, load_questions  # noqa: E402
 from retrieval.index import Index  # noqa: E402
-from retrieval.records import Citation  # noqa: E402
+from retrieval.records import Answer, Citation  # noqa: E402
 from retrieval.text import stems  # noqa: E402
 
 
@@ -32,14 +34,7 @@ def main(path: Path) -> None:
     index, embedder, settings = assistant.index, assistant.embedder, assistant.settings
     counts: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], str] = {}
-    cited: list[Citation] = []
-    conversation = -1
-    for q in load_questions(path):
-        if q.conversation != conversation:
-            cited, conversation = [], q.conversation
-        found = retrieve(q.question, index, embedder, list(q.history), settings, cited)
-        result = decide(found, index, embedder, settings, q.question)
-        cited = result.citations
+    for q, found, result in replay(index, embedder, settings, load_questions(path)):
         if not q.answerable:
             continue
         gold = [_normal(g) for g in q.gold]
@@ -53,6 +48,22 @@ def main(path: Path) -> None:
         examples.setdefault(key, q.question)
     for (kind, why), n in counts.most_common():
         print(f"{n:4d}  {kind:<6} {why:<58} e.g. {examples[(kind, why)]!r}")
+
+
+def replay(
+    index: Index, embedder: Embedder, settings: AnswerSettings, questions: list[LabelledQuestion]
+) -> Iterator[tuple[LabelledQuestion, Retrieval, Answer]]:
+    """Each question through retrieval and the answer, as `hingecoach eval` asks it: a
+    conversation's turns in order, each given what the turn before quoted."""
+    cited: list[Citation] = []
+    conversation = -1
+    for q in questions:
+        if q.conversation != conversation:
+            cited, conversation = [], q.conversation
+        found = retrieve(q.question, index, embedder, list(q.history), settings, cited)
+        result = decide(found, index, embedder, settings, q.question)
+        cited = result.citations
+        yield q, found, result
 
 
 def cause(

@@ -381,10 +381,9 @@ def decide(
     else:
         body = abstention(index) if refused else quoted(citations)
     # Refused or not, a question about health gets the note.
-    spoken = normalise_question(text, lex)  # "bad for u" is "bad for you"
     medical = (
         is_health(text, own, embedder)
-        or health_words(spoken)
+        or health_words(resolved.question)  # as normalised: "bad for u" is "bad for you"
         or (resolved.followup and health_words(resolved.context))
     )
     notice = (REFUSAL_NOTE if refused else NOTE) if medical else None

@@ -33,13 +33,15 @@ CONDITION = re.compile(
     r"c[- ]?sections?|cesarean|caesarean|trimester|leak(?:s|ing)?|peeing)\b",
     re.IGNORECASE,
 )
+# Expecting, or the body after birth.
+_EXPECTING = (
+    r"pregnan\w*|preggo|preg|trimester|postpartum|post-partum|pp|postnatal|prenatal|"
+    r"c[- ]?sections?|cesarean|caesarean|gave birth|giving birth|breastfeed\w*"
+)
 # Pregnancy and the body after birth, medication.
 BODY = re.compile(
-    r"\b(?:pregnan\w*|preggo|preg|trimester|postpartum|post-partum|pp|postnatal|prenatal|"
-    r"c[- ]?sections?|"
-    r"cesarean|caesarean|gave birth|giving birth|birth|baby|babies|newborn|breastfeed\w*|"
-    r"nursing|pelvic floor|medications?|meds|medicine|ibuprofen|painkillers?|pills?|"
-    r"doctor|physio\w*|therapist)\b",
+    rf"\b(?:{_EXPECTING}|birth|baby|babies|newborn|nursing|pelvic floor|medications?|meds|"
+    r"medicine|ibuprofen|painkillers?|pills?|doctor|physio\w*|therapist)\b",
     re.IGNORECASE,
 )
 # "Is it safe / ok / normal / bad for me", "should I worry", "will it hurt".
@@ -47,15 +49,12 @@ SAFETY = re.compile(
     r"\b(?:safe|safely|unsafe|dangerous|risky|harmful|normal|worry|worried|"
     r"(?:is|are|was) (?:it|this|that|these|those) (?:ok|okay|alright|bad|fine)|"
     r"(?:it'?s|that'?s|this is) (?:ok|okay|alright|bad|fine)|(?:ok|okay) for me|"
-    r"bad for (?:my|me|you|u)|good for (?:my|me))\b",
+    r"bad for (?:my|me|you)|good for (?:my|me))\b",
     re.IGNORECASE,
 )
-# Expecting, or the body after birth: with a "safe / ok to" question, it asks for a clearance.
+# With a "safe / ok to" question, it asks for a clearance.
 PREGNANCY = re.compile(
-    r"\b(?:pregnan\w*|preggo|preg|trimester|weeks? pregnant|postpartum|post-partum|pp|"
-    r"postnatal|prenatal|c[- ]?sections?|cesarean|caesarean|gave birth|giving birth|"
-    r"after (?:the |my |a )?(?:baby|birth|delivery)|breastfeed\w*)\b",
-    re.IGNORECASE,
+    rf"\b(?:{_EXPECTING}|after (?:the |my |a )?(?:baby|birth|delivery))\b", re.IGNORECASE
 )
 # "Is it safe / ok / fine to ...", "ok for me": asking for permission, not for an explanation
 # ("is that normal?" asks what the articles may well explain).

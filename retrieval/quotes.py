@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.index import Index, per_index
 from retrieval.roles import fits, role_table
 from retrieval.search import Hit
-from retrieval.vocabulary import Lexicon
+from retrieval.vocabulary import Lexicon, lexicon
 
 FRAGMENT_CHARS = 40  # "Why?", "A few tips:": quoted with the next sentence, even across a break
 SHORT_QUOTE_CHARS = 60  # shorter quotes take the next sentence of their paragraph
@@ -224,8 +224,7 @@ def _heading_starts(index: Index) -> dict[int, int]:
     """Sentence id -> where its section's heading starts, for a section that opens with a short
     sentence restating its heading ("3. Butt blooming / allowing the glutes to fully lengthen",
     then "Yes, butt blooming."): alone it says nothing, with its heading it defines the term."""
-    from retrieval.text import stems
-
+    lex = lexicon(index)
     out: dict[int, int] = {}
     titles = {d.doc_id: d.title for d in index.documents}
     for chunk in index.chunks:
@@ -239,8 +238,8 @@ def _heading_starts(index: Index) -> dict[int, int]:
         at = text.rfind(chunk.heading, 0, chunk.start)
         if at < 0 or text[at + len(chunk.heading) : chunk.start].strip():
             continue  # the heading is not right above this passage
-        said = set(stems(first.text))
-        if said and len(said & set(stems(chunk.heading))) >= RESTATES_SHARE * len(said):
+        said = lex.sentence_stems[ids[0]]
+        if said and len(said & lex.heading_stems[chunk.chunk_id]) >= RESTATES_SHARE * len(said):
             out[ids[0]] = at
     return out
 
